@@ -1,0 +1,293 @@
+/**
+ * The SMMU's caches (IHI0070 §16.2): the configuration cache (L1STD, STE,
+ * L1CD, CD) and the TLB (leaf translations and walk-cache entries), with the
+ * invalidation scope of every CFGI_* and TLBI_* command (§4.3, §4.4).
+ *
+ * Policy `max` keeps every entry the architecture allows an implementation to
+ * keep until a command that the architecture says must remove it does so, so
+ * that a missing or too-narrow invalidation always shows up in a replay.
+ * Policy `none` caches nothing: every transaction reads the tables again.
+ */
+import type { CdVerdict } from './cd.js';
+import type { SteVerdict } from './ste.js';
+import type { Stage1Regime, TableAttrs, Translation } from './walk.js';
+
+export type CachingPolicy = 'max' | 'none';
+
+// ---------------------------------------------------------------------------
+// Configuration cache.
+
+export interface CachedSte {
+  readonly qwords: readonly bigint[];
+  readonly verdict: SteVerdict;
+  readonly addr: bigint;
+}
+
+export interface CachedCd {
+  readonly qwords: readonly bigint[];
+  readonly verdict: CdVerdict;
+  readonly addr: bigint;
+}
+
+export class ConfigCache {
+  private readonly l1std = new Map<number, bigint>(); // L1 index -> descriptor
+  private readonly ste = new Map<number, CachedSte>();
+  private readonly l1cd = new Map<string, bigint>(); // `${sid}:${l1index}:${leafBits}`
+  private readonly cd = new Map<string, CachedCd>(); // `${sid}:${ssid}`
+
+  constructor(readonly policy: CachingPolicy) {}
+
+  getL1std(index: number): bigint | undefined { return this.l1std.get(index); }
+  putL1std(index: number, v: bigint): void { if (this.policy === 'max') this.l1std.set(index, v); }
+  getSte(sid: number): CachedSte | undefined { return this.ste.get(sid); }
+  putSte(sid: number, e: CachedSte): void { if (this.policy === 'max') this.ste.set(sid, e); }
+  /** L1CDs are keyed by StreamID, L1 index and the leaf-table size (log2 CDs per leaf: 6 or 10). */
+  getL1cd(sid: number, index: number, leafBits: number): bigint | undefined { return this.l1cd.get(`${sid}:${index}:${leafBits}`); }
+  putL1cd(sid: number, index: number, leafBits: number, v: bigint): void { if (this.policy === 'max') this.l1cd.set(`${sid}:${index}:${leafBits}`, v); }
+  getCd(sid: number, ssid: number): CachedCd | undefined { return this.cd.get(`${sid}:${ssid}`); }
+  putCd(sid: number, ssid: number, e: CachedCd): void { if (this.policy === 'max') this.cd.set(`${sid}:${ssid}`, e); }
+
+  get size(): { l1std: number; ste: number; l1cd: number; cd: number } {
+    return { l1std: this.l1std.size, ste: this.ste.size, l1cd: this.l1cd.size, cd: this.cd.size };
+  }
+
+  /**
+   * CMD_CFGI_STE (§4.3.1): the STE of one StreamID, and every CD cached
+   * through it.  Leaf=0 also drops the L1STD that leads to it (`split` is
+   * STRTAB_BASE_CFG.SPLIT for a 2-level table, undefined for a linear one).
+   */
+  invalidateSte(sid: number, leaf: boolean, split: number | undefined): void {
+    this.ste.delete(sid);
+    this.dropCdsOf((s) => s === sid);
+    if (!leaf && split !== undefined) this.l1std.delete(Math.floor(sid / 2 ** split));
+  }
+
+  /**
+   * CMD_CFGI_STE_RANGE (§4.3.2) and CMD_CFGI_ALL (§4.3.3, Range=31): every
+   * StreamID in [first, first + count), the L1STDs covering them, and their CDs.
+   */
+  invalidateSteRange(first: number, count: number, split: number | undefined): void {
+    const last = first + count;
+    for (const sid of [...this.ste.keys()]) if (sid >= first && sid < last) this.ste.delete(sid);
+    if (split !== undefined) {
+      const lo = Math.floor(first / 2 ** split);
+      const hi = Math.floor((last - 1) / 2 ** split);
+      for (const idx of [...this.l1std.keys()]) if (idx >= lo && idx <= hi) this.l1std.delete(idx);
+    }
+    this.dropCdsOf((s) => s >= first && s < last);
+  }
+
+  /**
+   * CMD_CFGI_CD (§4.3.4): one CD of one StreamID; Leaf=0 also the L1CD leading
+   * to it.  The L1CD index depends on the STE's S1Fmt, which the SMMU may not
+   * know at invalidation time, so every L1CD of the StreamID covering the
+   * SubstreamID under either leaf size (64 or 1024 CDs) is dropped.
+   */
+  invalidateCd(sid: number, ssid: number, leaf: boolean): void {
+    this.cd.delete(`${sid}:${ssid}`);
+    if (!leaf) {
+      this.l1cd.delete(`${sid}:${ssid >> 6}:6`);
+      this.l1cd.delete(`${sid}:${ssid >> 10}:10`);
+    }
+  }
+
+  /** CMD_CFGI_CD_ALL (§4.3.5): every CD and L1CD of one StreamID. */
+  invalidateCdAll(sid: number): void {
+    this.dropCdsOf((s) => s === sid);
+  }
+
+  invalidateAll(): void {
+    this.l1std.clear();
+    this.ste.clear();
+    this.l1cd.clear();
+    this.cd.clear();
+  }
+
+  private dropCdsOf(match: (sid: number) => boolean): void {
+    for (const k of [...this.cd.keys()]) if (match(Number(k.split(':')[0]))) this.cd.delete(k);
+    for (const k of [...this.l1cd.keys()]) if (match(Number(k.split(':')[0]))) this.l1cd.delete(k);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// TLB.
+
+/** Which stages a cached translation combines. */
+export type TlbKind = 'S1' | 'S2' | 'S12';
+
+/** Translation regime tag: NS-EL1 (with a VMID when stage 2 exists), NS-EL2, NS-EL2-E2H. */
+export type Regime = Stage1Regime;
+
+export interface TlbEntry {
+  readonly kind: TlbKind;
+  readonly regime: Regime;
+  /** VMID tag; undefined when the entry carries none (EL2 regimes, or no stage 2 implemented). */
+  readonly vmid: number | undefined;
+  /** ASID tag; undefined for global (nG=0) entries and for entries without an ASID (stage 2, EL2). */
+  readonly asid: number | undefined;
+  /** Input address (VA for S1/S12, IPA for S2) of the first byte the entry maps. */
+  readonly iaBase: bigint;
+  /** log2 of the entry's size (the smaller of the stages' sizes for S12). */
+  readonly sizeShift: number;
+  /** Output address (IPA for S1 in a nested stream is never cached alone: S1 here is stage-1-only). */
+  readonly oaBase: bigint;
+  /** Leaf level of each stage (for TTL-scoped invalidation) and granule size (for TG-scoped invalidation). */
+  readonly s1?: Translation;
+  readonly s2?: Translation;
+  readonly s1Granule?: number;
+  readonly s2Granule?: number;
+  /** For S12 entries: the IPA the VA maps to (TLBI_S2_IPA need not remove S12 entries, §4.4.13). */
+  readonly ipaBase?: bigint;
+}
+
+export interface WalkCacheEntry {
+  readonly stage: 1 | 2;
+  readonly regime: Regime;
+  readonly vmid: number | undefined;
+  /** Stage-1 walk-cache entries are ASID-tagged (intermediate entries have no nG). */
+  readonly asid: number | undefined;
+  readonly level: number;
+  readonly iaBase: bigint;
+  readonly coverShift: number;
+  readonly next: bigint;
+  readonly attrs: TableAttrs;
+  readonly granuleShift: number;
+  /** Which TTB (stage 1) or which stage-2 configuration the walk started from. */
+  readonly root: bigint;
+}
+
+/** Scope of a TLBI by address (§4.4.1): one address (TG=0) or a range, and its Leaf/TTL hints. */
+export interface AddressScope {
+  readonly start: bigint;
+  /** Exclusive end. */
+  readonly end: bigint;
+  readonly leaf: boolean;
+  /** Level hint (1..3) or 0 for any level. */
+  readonly ttl: number;
+  /** Granule shift the TG field names, or 0 when TG=0. */
+  readonly tgShift: number;
+}
+
+export interface TagMatch {
+  readonly regimes: readonly Regime[];
+  /** Match this VMID; undefined = any VMID. */
+  readonly vmid?: number | undefined;
+  /** Match this ASID on non-global entries; undefined = any ASID. */
+  readonly asid?: number | undefined;
+  /** Also match global entries when an ASID is given (TLBI by VA does, TLBI by ASID does not). */
+  readonly includeGlobal: boolean;
+  readonly kinds: readonly TlbKind[];
+}
+
+export class Tlb {
+  private readonly entries = new Map<string, TlbEntry>();
+  private readonly walks = new Map<string, WalkCacheEntry>();
+  /** Sizes present, so a lookup probes only sizes that can hit. */
+  private readonly sizes = new Map<number, number>();
+
+  constructor(readonly policy: CachingPolicy) {}
+
+  get size(): { tlb: number; walk: number } {
+    return { tlb: this.entries.size, walk: this.walks.size };
+  }
+
+  private static key(kind: TlbKind, regime: Regime, vmid: number | undefined, asid: number | undefined, page: bigint, shift: number): string {
+    return `${kind}|${regime}|${vmid ?? '-'}|${asid ?? 'g'}|${shift}|${page.toString(16)}`;
+  }
+
+  insert(e: TlbEntry): void {
+    if (this.policy !== 'max') return;
+    const k = Tlb.key(e.kind, e.regime, e.vmid, e.asid, e.iaBase >> BigInt(e.sizeShift), e.sizeShift);
+    if (!this.entries.has(k)) this.sizes.set(e.sizeShift, (this.sizes.get(e.sizeShift) ?? 0) + 1);
+    this.entries.set(k, e);
+  }
+
+  /** Find a cached translation of `ia` for these tags; an ASID-tagged lookup also hits global entries. */
+  lookup(kind: TlbKind, regime: Regime, vmid: number | undefined, asid: number | undefined, ia: bigint): TlbEntry | undefined {
+    if (this.entries.size === 0) return undefined;
+    for (const shift of this.sizes.keys()) {
+      const page = ia >> BigInt(shift);
+      const e = this.entries.get(Tlb.key(kind, regime, vmid, asid, page, shift))
+        ?? (asid !== undefined ? this.entries.get(Tlb.key(kind, regime, vmid, undefined, page, shift)) : undefined);
+      if (e) return e;
+    }
+    return undefined;
+  }
+
+  insertWalk(w: WalkCacheEntry): void {
+    if (this.policy !== 'max') return;
+    this.walks.set(`${w.stage}|${w.regime}|${w.vmid ?? '-'}|${w.asid ?? '-'}|${w.root.toString(16)}|${w.level}|${w.iaBase.toString(16)}`, w);
+  }
+
+  /** Deepest cached table descriptor covering `ia` for a walk from `root`. */
+  lookupWalk(stage: 1 | 2, regime: Regime, vmid: number | undefined, asid: number | undefined, root: bigint, ia: bigint): WalkCacheEntry | undefined {
+    if (this.walks.size === 0) return undefined;
+    let best: WalkCacheEntry | undefined;
+    for (let level = 3; level >= 0 && !best; level--) {
+      for (const w of this.walks.values()) {
+        if (w.level !== level || w.stage !== stage || w.regime !== regime || w.vmid !== vmid || w.asid !== asid || w.root !== root) continue;
+        if ((ia >> BigInt(w.coverShift)) === (w.iaBase >> BigInt(w.coverShift))) { best = w; break; }
+      }
+    }
+    return best;
+  }
+
+  /** Remove TLB entries (and, unless leafOnly, walk-cache entries) matching tags and an optional address scope. */
+  invalidate(m: TagMatch, scope: AddressScope | undefined, walkStages: readonly (1 | 2)[]): number {
+    let removed = 0;
+    for (const [k, e] of this.entries) {
+      if (!m.kinds.includes(e.kind) || !m.regimes.includes(e.regime)) continue;
+      if (m.vmid !== undefined && e.vmid !== undefined && e.vmid !== m.vmid) continue;
+      if (m.asid !== undefined) {
+        if (e.asid === undefined ? !m.includeGlobal : e.asid !== m.asid) continue;
+      }
+      if (scope && !entryInScope(e, scope)) continue;
+      this.entries.delete(k);
+      const n = (this.sizes.get(e.sizeShift) ?? 1) - 1;
+      if (n === 0) this.sizes.delete(e.sizeShift); else this.sizes.set(e.sizeShift, n);
+      removed++;
+    }
+    if (scope?.leaf) return removed;
+    for (const [k, w] of this.walks) {
+      if (!walkStages.includes(w.stage) || !m.regimes.includes(w.regime)) continue;
+      if (m.vmid !== undefined && w.vmid !== undefined && w.vmid !== m.vmid) continue;
+      if (m.asid !== undefined && w.asid !== undefined && w.asid !== m.asid) continue;
+      if (scope) {
+        const wEnd = w.iaBase + (1n << BigInt(w.coverShift));
+        if (!(w.iaBase < scope.end && wEnd > scope.start)) continue;
+        if (scope.tgShift !== 0 && scope.tgShift !== w.granuleShift) continue;
+      }
+      this.walks.delete(k);
+      removed++;
+    }
+    return removed;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.walks.clear();
+    this.sizes.clear();
+  }
+
+  /** Snapshot for tests and reports. */
+  all(): TlbEntry[] {
+    return [...this.entries.values()];
+  }
+}
+
+/**
+ * Whether a TLBI by address must remove an entry (§4.4.1): the entry
+ * overlaps the range; with TG!=0 only entries of that granule are in scope
+ * and, with TTL!=0, only leaves at that level.  Entries outside what the
+ * command requires are kept under the `max` policy.  For S12 entries the
+ * relevant leaf is the stage-1 leaf (TLBI by VA).
+ */
+function entryInScope(e: TlbEntry, s: AddressScope): boolean {
+  const end = e.iaBase + (1n << BigInt(e.sizeShift));
+  if (!(e.iaBase < s.end && end > s.start)) return false;
+  const t = e.kind === 'S2' ? e.s2 : e.s1;
+  const g = e.kind === 'S2' ? e.s2Granule : e.s1Granule;
+  if (s.tgShift !== 0 && g !== undefined && g !== s.tgShift) return false;
+  if (s.ttl !== 0 && t && t.level !== s.ttl) return false;
+  return true;
+}
