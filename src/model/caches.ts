@@ -256,6 +256,8 @@ export class Tlb {
         const wEnd = w.iaBase + (1n << BigInt(w.coverShift));
         if (!(w.iaBase < scope.end && wEnd > scope.start)) continue;
         if (scope.tgShift !== 0 && scope.tgShift !== w.granuleShift) continue;
+        // §4.4.1.1: with a level hint TTL and Leaf=0, only table entries at levels above TTL are in scope.
+        if (scope.ttl !== 0 && w.level >= scope.ttl) continue;
       }
       this.walks.delete(k);
       removed++;

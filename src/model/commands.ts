@@ -23,22 +23,22 @@ const F = {
   ssv: cf('ssv', 'SSV', 0, 11, 11, S('4.1')),
   ssid: cf('ssid', 'SubstreamID', 0, 31, 12, S('4.1')),
   sid: cf('sid', 'StreamID', 0, 63, 32, S('4.1')),
-  num: cf('num', 'NUM', 0, 16, 12, S('4.4.1')),
-  scale: cf('scale', 'SCALE', 0, 24, 20, S('4.4.1')),
+  num: cf('num', 'NUM', 0, 16, 12, S('4.4.1.1')),
+  scale: cf('scale', 'SCALE', 0, 24, 20, S('4.4.1.1')),
   vmid: cf('vmid', 'VMID', 0, 47, 32, S('4.4')),
   asid: cf('asid', 'ASID', 0, 63, 48, S('4.4')),
   leaf: cf('leaf', 'Leaf', 1, 0, 0, S('4.3')),
-  ttl: cf('ttl', 'TTL', 1, 9, 8, S('4.4.1')),
-  tg: cf('tg', 'TG', 1, 11, 10, S('4.4.1'), { enum: { 0: 'none', 1: '4K', 2: '16K', 3: '64K' } }),
+  ttl: cf('ttl', 'TTL', 1, 9, 8, S('4.4.1.1')),
+  tg: cf('tg', 'TG', 1, 11, 10, S('4.4.1.1'), { enum: { 0: 'none', 1: '4K', 2: '16K', 3: '64K' } }),
   addr: cf('addr', 'Address', 1, 63, 12, S('4.4'), { addr: true }),
-  ipa: cf('addr', 'Address', 1, 55, 12, S('4.4.5'), { addr: true }),
+  ipa: cf('addr', 'Address', 1, 55, 12, S('4.4.3.1'), { addr: true }),
   range: cf('range', 'Range', 1, 4, 0, S('4.3.2')),
   pfsize: cf('size', 'Size', 1, 4, 0, S('4.2.2')),
   pfstride: cf('stride', 'Stride', 1, 9, 5, S('4.2.2')),
   atcG: cf('g', 'G', 0, 9, 9, S('4.5.1')),
   atcSize: cf('size', 'Size', 1, 5, 0, S('4.5.1')),
-  prg: cf('prgindex', 'PRGIndex', 1, 8, 0, S('4.6.1')),
-  resp: cf('resp', 'Resp', 1, 13, 12, S('4.6.1'), { enum: { 0: 'Failure', 1: 'InvalidRequest', 2: 'Success' } }),
+  prg: cf('prgindex', 'PRGIndex', 1, 8, 0, S('4.5.2')),
+  resp: cf('resp', 'Resp', 1, 13, 12, S('4.5.2'), { enum: { 0: 'Failure', 1: 'InvalidRequest', 2: 'Success' } }),
   ac: cf('ac', 'Ac', 0, 12, 12, S('4.7.1')),
   ab: cf('ab', 'Ab', 0, 13, 13, S('4.7.1')),
   stag: cf('stag', 'STAG', 1, 15, 0, S('4.7.1')),
@@ -69,25 +69,25 @@ export const COMMANDS: readonly CommandDef[] = [
   { name: 'PREFETCH_ADDR', opcode: 0x02, spec: S('4.2.2'), fields: [F.ssec, F.ssv, F.ssid, F.sid, F.pfsize, F.pfstride, F.addr] },
   { name: 'CFGI_STE', opcode: 0x03, spec: S('4.3.1'), fields: [F.ssec, F.sid, F.leaf] },
   { name: 'CFGI_STE_RANGE', opcode: 0x04, spec: S('4.3.2'), fields: [F.ssec, F.sid, F.range] },
-  // CFGI_ALL is CFGI_STE_RANGE with Range = 31 (§4.3.3); decode names it when Range is 31.
-  { name: 'CFGI_ALL', opcode: 0x04, spec: S('4.3.3'), fields: [F.ssec] },
-  { name: 'CFGI_CD', opcode: 0x05, spec: S('4.3.4'), fields: [F.ssec, F.ssid, F.sid, F.leaf] },
-  { name: 'CFGI_CD_ALL', opcode: 0x06, spec: S('4.3.5'), fields: [F.ssec, F.sid] },
-  { name: 'TLBI_NH_ALL', opcode: 0x10, spec: S('4.4.2'), fields: [F.vmid] },
-  { name: 'TLBI_NH_ASID', opcode: 0x11, spec: S('4.4.3'), fields: [F.vmid, F.asid] },
-  { name: 'TLBI_NH_VA', opcode: 0x12, spec: S('4.4.4'), fields: [F.vmid, F.asid, ...TLBI_RANGE, F.addr] },
-  { name: 'TLBI_NH_VAA', opcode: 0x13, spec: S('4.4.5'), fields: [F.vmid, ...TLBI_RANGE, F.addr] },
-  { name: 'TLBI_EL3_ALL', opcode: 0x18, spec: S('4.4.6'), fields: [] },
-  { name: 'TLBI_EL3_VA', opcode: 0x1a, spec: S('4.4.7'), fields: [...TLBI_RANGE, F.addr] },
-  { name: 'TLBI_EL2_ALL', opcode: 0x20, spec: S('4.4.8'), fields: [] },
-  { name: 'TLBI_EL2_ASID', opcode: 0x21, spec: S('4.4.9'), fields: [F.asid] },
-  { name: 'TLBI_EL2_VA', opcode: 0x22, spec: S('4.4.10'), fields: [F.asid, ...TLBI_RANGE, F.addr] },
-  { name: 'TLBI_EL2_VAA', opcode: 0x23, spec: S('4.4.11'), fields: [...TLBI_RANGE, F.addr] },
-  { name: 'TLBI_S12_VMALL', opcode: 0x28, spec: S('4.4.12'), fields: [F.vmid] },
-  { name: 'TLBI_S2_IPA', opcode: 0x2a, spec: S('4.4.13'), fields: [F.vmid, ...TLBI_RANGE, F.ipa] },
-  { name: 'TLBI_NSNH_ALL', opcode: 0x30, spec: S('4.4.14'), fields: [] },
+  // CFGI_ALL is CFGI_STE_RANGE with Range = 31 (§4.3.6); decode names it when Range is 31.
+  { name: 'CFGI_ALL', opcode: 0x04, spec: S('4.3.6'), fields: [F.ssec] },
+  { name: 'CFGI_CD', opcode: 0x05, spec: S('4.3.3'), fields: [F.ssec, F.ssid, F.sid, F.leaf] },
+  { name: 'CFGI_CD_ALL', opcode: 0x06, spec: S('4.3.4'), fields: [F.ssec, F.sid] },
+  { name: 'TLBI_NH_ALL', opcode: 0x10, spec: S('4.4.2.1'), fields: [F.vmid] },
+  { name: 'TLBI_NH_ASID', opcode: 0x11, spec: S('4.4.2.2'), fields: [F.vmid, F.asid] },
+  { name: 'TLBI_NH_VA', opcode: 0x12, spec: S('4.4.2.4'), fields: [F.vmid, F.asid, ...TLBI_RANGE, F.addr] },
+  { name: 'TLBI_NH_VAA', opcode: 0x13, spec: S('4.4.2.3'), fields: [F.vmid, ...TLBI_RANGE, F.addr] },
+  { name: 'TLBI_EL3_ALL', opcode: 0x18, spec: S('4.4.2.5'), fields: [] },
+  { name: 'TLBI_EL3_VA', opcode: 0x1a, spec: S('4.4.2.6'), fields: [...TLBI_RANGE, F.addr] },
+  { name: 'TLBI_EL2_ALL', opcode: 0x20, spec: S('4.4.2.7'), fields: [] },
+  { name: 'TLBI_EL2_ASID', opcode: 0x21, spec: S('4.4.2.10'), fields: [F.asid] },
+  { name: 'TLBI_EL2_VA', opcode: 0x22, spec: S('4.4.2.8'), fields: [F.asid, ...TLBI_RANGE, F.addr] },
+  { name: 'TLBI_EL2_VAA', opcode: 0x23, spec: S('4.4.2.9'), fields: [...TLBI_RANGE, F.addr] },
+  { name: 'TLBI_S12_VMALL', opcode: 0x28, spec: S('4.4.3.2'), fields: [F.vmid] },
+  { name: 'TLBI_S2_IPA', opcode: 0x2a, spec: S('4.4.3.1'), fields: [F.vmid, ...TLBI_RANGE, F.ipa] },
+  { name: 'TLBI_NSNH_ALL', opcode: 0x30, spec: S('4.4.4.1'), fields: [] },
   { name: 'ATC_INV', opcode: 0x40, spec: S('4.5.1'), fields: [F.atcG, F.ssv, F.ssid, F.sid, F.atcSize, F.addr] },
-  { name: 'PRI_RESP', opcode: 0x41, spec: S('4.6.1'), fields: [F.ssv, F.ssid, F.sid, F.prg, F.resp] },
+  { name: 'PRI_RESP', opcode: 0x41, spec: S('4.5.2'), fields: [F.ssv, F.ssid, F.sid, F.prg, F.resp] },
   { name: 'RESUME', opcode: 0x44, spec: S('4.7.1'), fields: [F.ssec, F.ac, F.ab, F.sid, F.stag] },
   { name: 'STALL_TERM', opcode: 0x45, spec: S('4.7.2'), fields: [F.ssec, F.sid] },
   { name: 'CMD_SYNC', opcode: 0x46, spec: S('4.7.3'), fields: [F.cs, F.msh, F.msiattr, F.msidata, F.msiaddr] },
@@ -188,8 +188,8 @@ export function illegalReason(c: Command, feat: Features): string | undefined {
       if (feat.stallModel === 1) return `${def.name} with SMMU_IDR0.STALL_MODEL=0b01 (no stalls)`;
       break;
     case 'CMD_SYNC':
+      // §4.7.3: CS=0b11 is reserved; SIG_SEV without SMMU_IDR0.SEV behaves as SIG_NONE (not an error).
       if (f.cs === 3n) return 'CMD_SYNC CS=0b11 is reserved';
-      if (f.cs === 2n && !feat.sev) return 'CMD_SYNC CS=SIG_SEV without SMMU_IDR0.SEV';
       break;
     default:
       break;
@@ -201,16 +201,20 @@ export function illegalReason(c: Command, feat: Features): string | undefined {
   return undefined;
 }
 
-/** Range-invalidation parameters (§4.4.1): TG, NUM, SCALE, TTL. */
+/**
+ * The level hint a TLBI really carries (§4.4.1.1): TTL=0b01 with a 16K TG is
+ * treated as 0b00 when SMMU_IDR5.DS=0.
+ */
+export function effectiveTtl(tg: number, ttl: number, feat: Features): number {
+  return tg === 2 && ttl === 1 && !feat.ds ? 0 : ttl;
+}
+
+/** Range-invalidation parameters (§4.4.1.1): TG, NUM, SCALE, TTL. */
 function rangeIllegal(f: Readonly<Record<string, bigint>>, feat: Features): string | undefined {
   const tg = Number(f.tg);
-  const ttl = Number(f.ttl);
   if (tg === 0) return undefined; // single address: NUM/SCALE/TTL are RES0 and ignored
   if (!feat.ril) return undefined; // TG is RES0 without SMMU_IDR3.RIL: treated as a single-address invalidation
-  if (f.num === 0n && f.scale === 0n && ttl === 0) return 'TG!=0 with NUM=0, SCALE=0 and TTL=0 is reserved';
-  const granuleOk = tg === 1 ? feat.gran4k : tg === 2 ? feat.gran16k : feat.gran64k;
-  if (!granuleOk) return `TG selects an unsupported granule`;
-  if (tg === 2 && ttl === 1 && !feat.ds) return 'TG=16K with TTL=1 is reserved without DS';
-  if (tg === 3 && ttl === 1 && feat.oas < 52) return 'TG=64K with TTL=1 is reserved without 52-bit addresses';
+  const ttl = effectiveTtl(tg, Number(f.ttl), feat);
+  if (f.num === 0n && f.scale === 0n && ttl === 0) return `TG!=0 with NUM=0, SCALE=0 and TTL=0 is reserved${Number(f.ttl) !== ttl ? ' (TTL=1 with a 16K TG counts as 0 without DS)' : ''}`;
   return undefined;
 }

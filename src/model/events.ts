@@ -14,17 +14,19 @@ export const EVENT_FIELDS = {
   SubstreamID: dw('SubstreamID', 0, 31, 12, S('7.3')),
   StreamID: dw('StreamID', 0, 63, 32, S('7.3')),
   // DW1[15:0] is STAG for translation-class events and the IMPLEMENTATION DEFINED Reason for F_UUT and fetch events.
-  STAG: dw('STAG', 1, 15, 0, S('7.3.12')),
-  Reason: dw('Reason', 1, 15, 0, S('7.3.1')),
-  Stall: dw('Stall', 1, 31, 31, S('7.3.12')),
-  PnU: dw('PnU', 1, 33, 33, S('7.3.12')),
-  InD: dw('InD', 1, 34, 34, S('7.3.12')),
-  RnW: dw('RnW', 1, 35, 35, S('7.3.12')),
-  S2: dw('S2', 1, 39, 39, S('7.3.12')),
-  CLASS: dw('CLASS', 1, 41, 40, S('7.3.12'), { enum: { 0: 'CD', 1: 'TT', 2: 'IN' } }),
+  STAG: dw('STAG', 1, 15, 0, S('7.3.13')),
+  Reason: dw('Reason', 1, 15, 0, S('7.3.4')),
+  /** F_CFG_CONFLICT's Reason is 32 bits wide (DW1[31:0], §7.3.18). */
+  Reason32: dw('Reason', 1, 31, 0, S('7.3.18')),
+  Stall: dw('Stall', 1, 31, 31, S('7.3.13')),
+  PnU: dw('PnU', 1, 33, 33, S('7.3.13')),
+  InD: dw('InD', 1, 34, 34, S('7.3.13')),
+  RnW: dw('RnW', 1, 35, 35, S('7.3.13')),
+  S2: dw('S2', 1, 39, 39, S('7.3.13')),
+  CLASS: dw('CLASS', 1, 41, 40, S('7.3.13'), { enum: { 0: 'CD', 1: 'TT', 2: 'IN' } }),
   TTRnW: dw('TTRnW', 1, 44, 44, S('7.3.16')),
-  InputAddr: dw('InputAddr', 2, 63, 0, S('7.3.12'), { addr: true }),
-  IPA: dw('IPA', 3, 55, 12, S('7.3.12'), { addr: true }),
+  InputAddr: dw('InputAddr', 2, 63, 0, S('7.3.13'), { addr: true }),
+  IPA: dw('IPA', 3, 55, 12, S('7.3.13'), { addr: true }),
   FetchAddr: dw('FetchAddr', 3, 55, 3, S('7.3.4'), { addr: true }),
 } as const satisfies Record<string, FieldDef>;
 
@@ -46,25 +48,25 @@ interface EventType {
 const TRANSLATION: readonly EventFieldName[] = ['STAG', 'Stall', 'PnU', 'InD', 'RnW', 'S2', 'CLASS', 'InputAddr', 'IPA'];
 
 export const EVENT_TYPES: readonly EventType[] = [
-  { code: 0x01, name: 'F_UUT', spec: S('7.3.1'), fields: ['Reason', 'PnU', 'InD', 'RnW', 'InputAddr'] },
-  { code: 0x02, name: 'C_BAD_STREAMID', spec: S('7.3.2'), fields: [] },
-  { code: 0x03, name: 'F_STE_FETCH', spec: S('7.3.3'), fields: ['Reason', 'FetchAddr'] },
-  { code: 0x04, name: 'C_BAD_STE', spec: S('7.3.4'), fields: [] },
-  { code: 0x05, name: 'F_BAD_ATS_TREQ', spec: S('7.3.5'), fields: ['PnU', 'InD', 'RnW', 'InputAddr'] },
-  { code: 0x06, name: 'F_STREAM_DISABLED', spec: S('7.3.6'), fields: [] },
-  { code: 0x07, name: 'F_TRANSL_FORBIDDEN', spec: S('7.3.7'), fields: ['RnW', 'InputAddr'] },
-  { code: 0x08, name: 'C_BAD_SUBSTREAMID', spec: S('7.3.8'), fields: [] },
-  { code: 0x09, name: 'F_CD_FETCH', spec: S('7.3.9'), fields: ['Reason', 'FetchAddr'] },
-  { code: 0x0a, name: 'C_BAD_CD', spec: S('7.3.10'), fields: [] },
-  { code: 0x0b, name: 'F_WALK_EABT', spec: S('7.3.11'), fields: ['STAG', 'Stall', 'PnU', 'InD', 'RnW', 'S2', 'CLASS', 'InputAddr', 'FetchAddr'] },
-  { code: 0x10, name: 'F_TRANSLATION', spec: S('7.3.12'), fields: TRANSLATION },
-  { code: 0x11, name: 'F_ADDR_SIZE', spec: S('7.3.13'), fields: TRANSLATION },
-  { code: 0x12, name: 'F_ACCESS', spec: S('7.3.14'), fields: TRANSLATION },
-  { code: 0x13, name: 'F_PERMISSION', spec: S('7.3.15'), fields: ['STAG', 'Stall', 'PnU', 'InD', 'RnW', 'S2', 'CLASS', 'TTRnW', 'InputAddr', 'IPA'] },
-  { code: 0x20, name: 'F_TLB_CONFLICT', spec: S('7.3.16'), fields: ['Reason', 'PnU', 'InD', 'RnW', 'S2', 'InputAddr', 'IPA'] },
-  { code: 0x21, name: 'F_CFG_CONFLICT', spec: S('7.3.17'), fields: ['Reason'] },
-  { code: 0x24, name: 'E_PAGE_REQUEST', spec: S('7.3.18'), fields: ['InputAddr'] },
-  { code: 0x25, name: 'F_VMS_FETCH', spec: S('7.3.19'), fields: ['Reason', 'FetchAddr'] },
+  { code: 0x01, name: 'F_UUT', spec: S('7.3.2'), fields: ['Reason', 'PnU', 'InD', 'RnW', 'InputAddr'] },
+  { code: 0x02, name: 'C_BAD_STREAMID', spec: S('7.3.3'), fields: [] },
+  { code: 0x03, name: 'F_STE_FETCH', spec: S('7.3.4'), fields: ['Reason', 'FetchAddr'] },
+  { code: 0x04, name: 'C_BAD_STE', spec: S('7.3.5'), fields: [] },
+  { code: 0x05, name: 'F_BAD_ATS_TREQ', spec: S('7.3.6'), fields: ['PnU', 'InD', 'RnW', 'InputAddr'] },
+  { code: 0x06, name: 'F_STREAM_DISABLED', spec: S('7.3.7'), fields: [] },
+  { code: 0x07, name: 'F_TRANSL_FORBIDDEN', spec: S('7.3.8'), fields: ['RnW', 'InputAddr'] },
+  { code: 0x08, name: 'C_BAD_SUBSTREAMID', spec: S('7.3.9'), fields: [] },
+  { code: 0x09, name: 'F_CD_FETCH', spec: S('7.3.10'), fields: ['Reason', 'FetchAddr'] },
+  { code: 0x0a, name: 'C_BAD_CD', spec: S('7.3.11'), fields: [] },
+  { code: 0x0b, name: 'F_WALK_EABT', spec: S('7.3.12'), fields: ['Reason', 'PnU', 'InD', 'RnW', 'S2', 'CLASS', 'InputAddr', 'FetchAddr'] },
+  { code: 0x10, name: 'F_TRANSLATION', spec: S('7.3.13'), fields: TRANSLATION },
+  { code: 0x11, name: 'F_ADDR_SIZE', spec: S('7.3.14'), fields: TRANSLATION },
+  { code: 0x12, name: 'F_ACCESS', spec: S('7.3.15'), fields: TRANSLATION },
+  { code: 0x13, name: 'F_PERMISSION', spec: S('7.3.16'), fields: ['STAG', 'Stall', 'PnU', 'InD', 'RnW', 'S2', 'CLASS', 'TTRnW', 'InputAddr', 'IPA'] },
+  { code: 0x20, name: 'F_TLB_CONFLICT', spec: S('7.3.17'), fields: ['Reason', 'PnU', 'InD', 'RnW', 'S2', 'InputAddr', 'IPA'] },
+  { code: 0x21, name: 'F_CFG_CONFLICT', spec: S('7.3.18'), fields: ['Reason32'] },
+  { code: 0x24, name: 'E_PAGE_REQUEST', spec: S('7.3.19'), fields: ['InputAddr'] },
+  { code: 0x25, name: 'F_VMS_FETCH', spec: S('7.3.20'), fields: ['Reason', 'FetchAddr'] },
 ];
 
 const BY_NAME = new Map(EVENT_TYPES.map((t) => [t.name, t]));
@@ -105,7 +107,8 @@ export function encodeEvent(e: EventRecord): bigint[] {
   setField(EVENT_FIELDS.type, q, BigInt(t.code));
   setField(EVENT_FIELDS.StreamID, q, BigInt(e.sid));
   if (e.ssid !== undefined) {
-    setField(EVENT_FIELDS.SSV, q, 1n);
+    // C_BAD_SUBSTREAMID always carries its SubstreamID and has no SSV bit (§7.3.9).
+    if (t.name !== 'C_BAD_SUBSTREAMID') setField(EVENT_FIELDS.SSV, q, 1n);
     setField(EVENT_FIELDS.SubstreamID, q, BigInt(e.ssid));
   }
   for (const name of t.fields) {
@@ -122,7 +125,7 @@ export function decodeEvent(q: readonly bigint[]): { record?: EventRecord; code:
   if (!t) return { code };
   const fields: Partial<Record<EventFieldName, bigint>> = {};
   for (const name of t.fields) fields[name] = getField(EVENT_FIELDS[name], q);
-  const ssv = getField(EVENT_FIELDS.SSV, q) === 1n;
+  const ssv = getField(EVENT_FIELDS.SSV, q) === 1n || t.name === 'C_BAD_SUBSTREAMID';
   const rec: EventRecord = {
     type: t.name,
     sid: Number(getField(EVENT_FIELDS.StreamID, q)),

@@ -41,7 +41,8 @@ interface AbortRange {
 export class PhysicalMemory implements MemoryReader {
   private readonly pages = new Map<number, DataView>();
   private readonly aborts: AbortRange[] = [];
-  /** Optional hook called after each successful write (used by replay to see stream-table stores). */
+  /** Optional hooks around each successful write (the replay uses them to see stream-table stores). */
+  beforeWrite: ((addr: bigint, size: AccessSize) => void) | undefined;
   onWrite: ((addr: bigint, size: AccessSize, value: bigint) => void) | undefined;
 
   constructor(readonly capPages = 1 << 20) {}
@@ -99,6 +100,7 @@ export class PhysicalMemory implements MemoryReader {
     checkAccess(addr, size);
     if (value < 0n || value >= 1n << BigInt(size * 8)) throw new RangeError(`value 0x${value.toString(16)} does not fit ${size} bytes`);
     if (this.isAbort(addr, size)) return EABT;
+    this.beforeWrite?.(addr, size);
     const off = Number(addr & PAGE_MASK);
     if (off + size <= PAGE_SIZE) {
       const p = this.page(addr, true)!;

@@ -114,53 +114,53 @@ export const IRQ_CTRL: Layout = {
   ],
 };
 
-/** GERROR / GERRORN bit positions (§6.3.18): an error is active while the two registers differ in its bit. */
+/** GERROR / GERRORN bit positions (§6.3.19, §7.5): an error is active while the two registers differ in its bit. */
 export const GERROR: Layout = {
   name: 'GERROR', qwords: 1, fields: [
-    dw('CMDQ_ERR', 0, 0, 0, S('6.3.18')), dw('EVENTQ_ABT_ERR', 0, 2, 2, S('6.3.18')), dw('PRIQ_ABT_ERR', 0, 3, 3, S('6.3.18')),
-    dw('MSI_CMDQ_ABT_ERR', 0, 4, 4, S('6.3.18')), dw('MSI_EVENTQ_ABT_ERR', 0, 5, 5, S('6.3.18')),
-    dw('MSI_PRIQ_ABT_ERR', 0, 6, 6, S('6.3.18')), dw('MSI_GERROR_ABT_ERR', 0, 7, 7, S('6.3.18')),
-    dw('SFM_ERR', 0, 8, 8, S('6.3.18')), dw('CMDQP_ERR', 0, 9, 9, S('6.3.18')), dw('DPT_ERR', 0, 10, 10, S('6.3.18')),
+    dw('CMDQ_ERR', 0, 0, 0, S('6.3.19')), dw('EVENTQ_ABT_ERR', 0, 2, 2, S('6.3.19')), dw('PRIQ_ABT_ERR', 0, 3, 3, S('6.3.19')),
+    dw('MSI_CMDQ_ABT_ERR', 0, 4, 4, S('6.3.19')), dw('MSI_EVENTQ_ABT_ERR', 0, 5, 5, S('6.3.19')),
+    dw('MSI_PRIQ_ABT_ERR', 0, 6, 6, S('6.3.19')), dw('MSI_GERROR_ABT_ERR', 0, 7, 7, S('6.3.19')),
+    dw('SFM_ERR', 0, 8, 8, S('6.3.19')), dw('CMDQP_ERR', 0, 9, 9, S('6.3.19')), dw('DPT_ERR', 0, 10, 10, S('6.3.19')),
   ],
 };
 
 export type GerrorBit = 'CMDQ_ERR' | 'EVENTQ_ABT_ERR' | 'PRIQ_ABT_ERR' | 'MSI_CMDQ_ABT_ERR' | 'MSI_EVENTQ_ABT_ERR'
   | 'MSI_PRIQ_ABT_ERR' | 'MSI_GERROR_ABT_ERR' | 'SFM_ERR';
 
-export const IRQ_CFG0: Layout = { name: 'IRQ_CFG0', qwords: 1, fields: [dw('ADDR', 0, 55, 2, S('6.3.19'), { addr: true })] };
+export const IRQ_CFG0: Layout = { name: 'IRQ_CFG0', qwords: 1, fields: [dw('ADDR', 0, 55, 2, S('6.3.21'), { addr: true })] };
 export const IRQ_CFG2: Layout = {
-  name: 'IRQ_CFG2', qwords: 1, fields: [dw('MemAttr', 0, 3, 0, S('6.3.21')), dw('SH', 0, 5, 4, S('6.3.21'), { enum: SH })],
+  name: 'IRQ_CFG2', qwords: 1, fields: [dw('MemAttr', 0, 3, 0, S('6.3.23')), dw('SH', 0, 5, 4, S('6.3.23'), { enum: SH })],
 };
 
 export const STRTAB_BASE: Layout = {
-  name: 'STRTAB_BASE', qwords: 1, fields: [dw('ADDR', 0, 55, 6, S('6.3.23'), { addr: true }), dw('RA', 0, 62, 62, S('6.3.23'))],
+  name: 'STRTAB_BASE', qwords: 1, fields: [dw('ADDR', 0, 55, 6, S('6.3.24'), { addr: true }), dw('RA', 0, 62, 62, S('6.3.24'))],
 };
 
 export const STRTAB_BASE_CFG: Layout = {
   name: 'STRTAB_BASE_CFG', qwords: 1, fields: [
-    dw('LOG2SIZE', 0, 5, 0, S('6.3.24')), dw('SPLIT', 0, 10, 6, S('6.3.24')),
-    dw('FMT', 0, 17, 16, S('6.3.24'), { enum: { 0: 'linear', 1: '2-level' } }),
+    dw('LOG2SIZE', 0, 5, 0, S('6.3.25')), dw('SPLIT', 0, 10, 6, S('6.3.25')),
+    dw('FMT', 0, 17, 16, S('6.3.25'), { enum: { 0: 'linear', 1: '2-level' } }),
   ],
 };
 
 export const QUEUE_BASE: Layout = {
   name: 'Q_BASE', qwords: 1, fields: [
-    dw('LOG2SIZE', 0, 4, 0, S('6.3.25')), dw('ADDR', 0, 55, 5, S('6.3.25'), { addr: true }), dw('RA', 0, 62, 62, S('6.3.25')),
+    dw('LOG2SIZE', 0, 4, 0, S('6.3.26')), dw('ADDR', 0, 55, 5, S('6.3.26'), { addr: true }), dw('RA', 0, 62, 62, S('6.3.26')),
   ],
 };
 
 export const CMDQ_CONS: Layout = {
   name: 'CMDQ_CONS', qwords: 1, fields: [
-    dw('RD', 0, 19, 0, S('6.3.27')),
-    dw('ERR', 0, 30, 24, S('6.3.27'), { enum: { 0: 'CERROR_NONE', 1: 'CERROR_ILL', 2: 'CERROR_ABT', 3: 'CERROR_ATC_INV_SYNC' } }),
+    dw('RD', 0, 19, 0, S('6.3.28')),
+    dw('ERR', 0, 30, 24, S('6.3.28'), { enum: { 0: 'CERROR_NONE', 1: 'CERROR_ILL', 2: 'CERROR_ABT', 3: 'CERROR_ATC_INV_SYNC' } }),
   ],
 };
 
 export const EVENTQ_PROD: Layout = {
-  name: 'EVENTQ_PROD', qwords: 1, fields: [dw('WR', 0, 19, 0, S('6.3.30')), dw('OVFLG', 0, 31, 31, S('6.3.30'))],
+  name: 'EVENTQ_PROD', qwords: 1, fields: [dw('WR', 0, 19, 0, S('6.3.95')), dw('OVFLG', 0, 31, 31, S('6.3.95'))],
 };
 export const EVENTQ_CONS: Layout = {
-  name: 'EVENTQ_CONS', qwords: 1, fields: [dw('RD', 0, 19, 0, S('6.3.31')), dw('OVACKFLG', 0, 31, 31, S('6.3.31'))],
+  name: 'EVENTQ_CONS', qwords: 1, fields: [dw('RD', 0, 19, 0, S('6.3.96')), dw('OVACKFLG', 0, 31, 31, S('6.3.96'))],
 };
 
 /**
@@ -185,29 +185,29 @@ export const REGISTERS: readonly RegDef[] = [
   { name: 'GBPA', offset: 0x044, width: 32, access: 'RW', spec: S('6.3.14'), layout: GBPA },
   { name: 'AGBPA', offset: 0x048, width: 32, access: 'RW', spec: S('6.3.15') },
   { name: 'IRQ_CTRL', offset: 0x050, width: 32, access: 'RW', spec: S('6.3.16'), layout: IRQ_CTRL },
-  { name: 'IRQ_CTRLACK', offset: 0x054, width: 32, access: 'RO', spec: S('6.3.17'), layout: IRQ_CTRL },
-  { name: 'GERROR', offset: 0x060, width: 32, access: 'RO', spec: S('6.3.18'), layout: GERROR },
-  { name: 'GERRORN', offset: 0x064, width: 32, access: 'RW', spec: S('6.3.19'), layout: GERROR },
-  { name: 'GERROR_IRQ_CFG0', offset: 0x068, width: 64, access: 'RW', spec: S('6.3.20'), layout: IRQ_CFG0 },
-  { name: 'GERROR_IRQ_CFG1', offset: 0x070, width: 32, access: 'RW', spec: S('6.3.21') },
-  { name: 'GERROR_IRQ_CFG2', offset: 0x074, width: 32, access: 'RW', spec: S('6.3.22'), layout: IRQ_CFG2 },
-  { name: 'STRTAB_BASE', offset: 0x080, width: 64, access: 'RW', spec: S('6.3.23'), layout: STRTAB_BASE },
-  { name: 'STRTAB_BASE_CFG', offset: 0x088, width: 32, access: 'RW', spec: S('6.3.24'), layout: STRTAB_BASE_CFG },
-  { name: 'CMDQ_BASE', offset: 0x090, width: 64, access: 'RW', spec: S('6.3.25'), layout: QUEUE_BASE },
-  { name: 'CMDQ_PROD', offset: 0x098, width: 32, access: 'RW', spec: S('6.3.26') },
-  { name: 'CMDQ_CONS', offset: 0x09c, width: 32, access: 'RW', spec: S('6.3.27'), layout: CMDQ_CONS },
-  { name: 'EVENTQ_BASE', offset: 0x0a0, width: 64, access: 'RW', spec: S('6.3.28'), layout: QUEUE_BASE },
-  { name: 'EVENTQ_IRQ_CFG0', offset: 0x0b0, width: 64, access: 'RW', spec: S('6.3.32'), layout: IRQ_CFG0 },
-  { name: 'EVENTQ_IRQ_CFG1', offset: 0x0b8, width: 32, access: 'RW', spec: S('6.3.33') },
-  { name: 'EVENTQ_IRQ_CFG2', offset: 0x0bc, width: 32, access: 'RW', spec: S('6.3.34'), layout: IRQ_CFG2 },
-  { name: 'PRIQ_BASE', offset: 0x0c0, width: 64, access: 'RW', spec: S('6.3.35'), layout: QUEUE_BASE },
-  { name: 'PRIQ_IRQ_CFG0', offset: 0x0d0, width: 64, access: 'RW', spec: S('6.3.38'), layout: IRQ_CFG0 },
-  { name: 'PRIQ_IRQ_CFG1', offset: 0x0d8, width: 32, access: 'RW', spec: S('6.3.39') },
-  { name: 'PRIQ_IRQ_CFG2', offset: 0x0dc, width: 32, access: 'RW', spec: S('6.3.40') },
-  { name: 'EVENTQ_PROD', offset: 0x100a8, width: 32, access: 'RW', spec: S('6.3.30'), layout: EVENTQ_PROD },
-  { name: 'EVENTQ_CONS', offset: 0x100ac, width: 32, access: 'RW', spec: S('6.3.31'), layout: EVENTQ_CONS },
-  { name: 'PRIQ_PROD', offset: 0x100c8, width: 32, access: 'RW', spec: S('6.3.36') },
-  { name: 'PRIQ_CONS', offset: 0x100cc, width: 32, access: 'RW', spec: S('6.3.37') },
+  { name: 'IRQ_CTRLACK', offset: 0x054, width: 32, access: 'RO', spec: S('6.3.18'), layout: IRQ_CTRL },
+  { name: 'GERROR', offset: 0x060, width: 32, access: 'RO', spec: S('6.3.19'), layout: GERROR },
+  { name: 'GERRORN', offset: 0x064, width: 32, access: 'RW', spec: S('6.3.20'), layout: GERROR },
+  { name: 'GERROR_IRQ_CFG0', offset: 0x068, width: 64, access: 'RW', spec: S('6.3.21'), layout: IRQ_CFG0 },
+  { name: 'GERROR_IRQ_CFG1', offset: 0x070, width: 32, access: 'RW', spec: S('6.3.22') },
+  { name: 'GERROR_IRQ_CFG2', offset: 0x074, width: 32, access: 'RW', spec: S('6.3.23'), layout: IRQ_CFG2 },
+  { name: 'STRTAB_BASE', offset: 0x080, width: 64, access: 'RW', spec: S('6.3.24'), layout: STRTAB_BASE },
+  { name: 'STRTAB_BASE_CFG', offset: 0x088, width: 32, access: 'RW', spec: S('6.3.25'), layout: STRTAB_BASE_CFG },
+  { name: 'CMDQ_BASE', offset: 0x090, width: 64, access: 'RW', spec: S('6.3.26'), layout: QUEUE_BASE },
+  { name: 'CMDQ_PROD', offset: 0x098, width: 32, access: 'RW', spec: S('6.3.27') },
+  { name: 'CMDQ_CONS', offset: 0x09c, width: 32, access: 'RW', spec: S('6.3.28'), layout: CMDQ_CONS },
+  { name: 'EVENTQ_BASE', offset: 0x0a0, width: 64, access: 'RW', spec: S('6.3.29'), layout: QUEUE_BASE },
+  { name: 'EVENTQ_IRQ_CFG0', offset: 0x0b0, width: 64, access: 'RW', spec: S('6.3.30'), layout: IRQ_CFG0 },
+  { name: 'EVENTQ_IRQ_CFG1', offset: 0x0b8, width: 32, access: 'RW', spec: S('6.3.31') },
+  { name: 'EVENTQ_IRQ_CFG2', offset: 0x0bc, width: 32, access: 'RW', spec: S('6.3.32'), layout: IRQ_CFG2 },
+  { name: 'PRIQ_BASE', offset: 0x0c0, width: 64, access: 'RW', spec: S('6.3.33'), layout: QUEUE_BASE },
+  { name: 'PRIQ_IRQ_CFG0', offset: 0x0d0, width: 64, access: 'RW', spec: S('6.3.34'), layout: IRQ_CFG0 },
+  { name: 'PRIQ_IRQ_CFG1', offset: 0x0d8, width: 32, access: 'RW', spec: S('6.3.35') },
+  { name: 'PRIQ_IRQ_CFG2', offset: 0x0dc, width: 32, access: 'RW', spec: S('6.3.36') },
+  { name: 'EVENTQ_PROD', offset: 0x100a8, width: 32, access: 'RW', spec: S('6.3.95'), layout: EVENTQ_PROD },
+  { name: 'EVENTQ_CONS', offset: 0x100ac, width: 32, access: 'RW', spec: S('6.3.96'), layout: EVENTQ_CONS },
+  { name: 'PRIQ_PROD', offset: 0x100c8, width: 32, access: 'RW', spec: S('6.3.97') },
+  { name: 'PRIQ_CONS', offset: 0x100cc, width: 32, access: 'RW', spec: S('6.3.98') },
 ];
 
 export const FRAME_SIZE = 0x20000;

@@ -17,7 +17,7 @@
  */
 import { decodeCd, interpretCd, L1CD_LAYOUT, type CdParams, type CdVerdict } from './cd.js';
 import { ConfigCache, Tlb, type AddressScope, type CachingPolicy, type TagMatch, type TlbEntry, type TlbKind } from './caches.js';
-import { decodeCommand, formatCommand, illegalReason, type Command, type CommandName } from './commands.js';
+import { decodeCommand, effectiveTtl, formatCommand, illegalReason, type Command, type CommandName } from './commands.js';
 import { encodeEvent, type EventFieldName, type EventRecord, type EventName } from './events.js';
 import { getField, MASK64 } from './fields.js';
 import { GRANULES } from './granule.js';
@@ -235,11 +235,18 @@ export class Smmu {
         if ((old & CR0_CMDQEN) === 0 && (r.CR0 & CR0_CMDQEN) !== 0) this.consumeCommands();
         return;
       }
-      case 'CR1':
-        // §6.3.11: RW only while SMMUEN and CR0ACK.SMMUEN are 0.
-        if (!smmuOff) return this.ignored('CR1', 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.11)');
-        r.CR1 = n32 & 0xfff;
+      case 'CR1': {
+        // §6.3.11: TABLE_* are writable only while SMMUEN is 0; QUEUE_* only while every queue is disabled.
+        const queuesOff = ((r.CR0 | r.CR0ACK) & (CR0_CMDQEN | CR0_EVENTQEN | 0x2)) === 0;
+        const TABLE = 0xfc0, QUEUE = 0x3f;
+        let next = r.CR1;
+        if (smmuOff) next = (next & ~TABLE) | (n32 & TABLE);
+        else if ((n32 & TABLE) !== (r.CR1 & TABLE)) this.ignored('CR1.TABLE_*', 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.11)');
+        if (queuesOff) next = (next & ~QUEUE) | (n32 & QUEUE);
+        else if ((n32 & QUEUE) !== (r.CR1 & QUEUE)) this.ignored('CR1.QUEUE_*', 'read-only while a queue is enabled (§6.3.11)');
+        r.CR1 = next;
         return;
+      }
       case 'CR2': {
         if (!smmuOff) return this.ignored('CR2', 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.12)');
         let mask = 0x2 | 0x4;
@@ -266,14 +273,17 @@ export class Smmu {
         return;
       }
       case 'GERROR_IRQ_CFG0':
+        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
         if (r.IRQ_CTRLACK & IRQ_GERROR) return this.ignored(reg.name, 'read-only while GERROR_IRQEN=1 (§6.3.20)');
         r.GERROR_IRQ_CFG0 = v & 0x00fffffffffffffcn;
         return;
       case 'GERROR_IRQ_CFG1':
+        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
         if (r.IRQ_CTRLACK & IRQ_GERROR) return this.ignored(reg.name, 'read-only while GERROR_IRQEN=1');
         r.GERROR_IRQ_CFG1 = n32;
         return;
       case 'GERROR_IRQ_CFG2':
+        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
         if (r.IRQ_CTRLACK & IRQ_GERROR) return this.ignored(reg.name, 'read-only while GERROR_IRQEN=1');
         r.GERROR_IRQ_CFG2 = n32 & 0x3f;
         return;
@@ -309,14 +319,17 @@ export class Smmu {
         r.EVENTQ_CONS = n32 & 0x800fffff;
         return;
       case 'EVENTQ_IRQ_CFG0':
+        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
         if (r.IRQ_CTRLACK & IRQ_EVENTQ) return this.ignored(reg.name, 'read-only while EVENTQ_IRQEN=1 (§6.3.32)');
         r.EVENTQ_IRQ_CFG0 = v & 0x00fffffffffffffcn;
         return;
       case 'EVENTQ_IRQ_CFG1':
+        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
         if (r.IRQ_CTRLACK & IRQ_EVENTQ) return this.ignored(reg.name, 'read-only while EVENTQ_IRQEN=1');
         r.EVENTQ_IRQ_CFG1 = n32;
         return;
       case 'EVENTQ_IRQ_CFG2':
+        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
         if (r.IRQ_CTRLACK & IRQ_EVENTQ) return this.ignored(reg.name, 'read-only while EVENTQ_IRQEN=1');
         r.EVENTQ_IRQ_CFG2 = n32 & 0x3f;
         return;
@@ -469,19 +482,21 @@ export class Smmu {
         this.tlbi({ regimes: ['EL1'], vmid: vmidTag(f.vmid), includeGlobal: true, kinds: ['S1', 'S12'] }, this.addrScope(f, 64), [1]);
         return;
       case 'TLBI_EL2_ALL':
+        // §4.4.2.7: every NS-EL2 entry, with or without ASID.
         this.tlbi({ regimes: ['EL2', 'EL2-E2H'], includeGlobal: true, kinds: ['S1'] }, undefined, [1]);
         return;
       case 'TLBI_EL2_ASID':
+        // §4.4.2.10: non-global EL2-E2H entries of the ASID; plain EL2 entries need not be hit.
         this.tlbi({ regimes: ['EL2-E2H'], asid: Number(f.asid), includeGlobal: false, kinds: ['S1'] }, undefined, [1]);
         return;
-      case 'TLBI_EL2_VA': {
-        // §4.4.10: the ASID is used only when CR2.E2H=1.
-        const e2h = (this.r.CR2 & 1) === 1;
-        this.tlbi({ regimes: ['EL2', 'EL2-E2H'], asid: e2h ? Number(f.asid) : undefined, includeGlobal: true, kinds: ['S1'] }, this.addrScope(f, 64), [1]);
+      case 'TLBI_EL2_VA':
+        // §4.4.2.8: with CR2.E2H=1, EL2-E2H entries of the VA with the ASID or global; with E2H=0, plain EL2 entries of the VA.
+        if (this.e2h()) this.tlbi({ regimes: ['EL2-E2H'], asid: Number(f.asid), includeGlobal: true, kinds: ['S1'] }, this.addrScope(f, 64), [1]);
+        else this.tlbi({ regimes: ['EL2'], includeGlobal: true, kinds: ['S1'] }, this.addrScope(f, 64), [1]);
         return;
-      }
       case 'TLBI_EL2_VAA':
-        this.tlbi({ regimes: ['EL2', 'EL2-E2H'], includeGlobal: true, kinds: ['S1'] }, this.addrScope(f, 64), [1]);
+        // §4.4.2.9: all ASIDs; the regime follows CR2.E2H as for TLBI_EL2_VA.
+        this.tlbi({ regimes: [this.e2h() ? 'EL2-E2H' : 'EL2'], includeGlobal: true, kinds: ['S1'] }, this.addrScope(f, 64), [1]);
         return;
       case 'TLBI_S12_VMALL':
         // §4.4.12: everything tagged with the VMID, both stages.
@@ -512,16 +527,26 @@ export class Smmu {
     this.tlb.invalidate(m, scope, walkStages);
   }
 
-  /** Address scope of a TLBI (§4.4.1): TG=0 is one address (any granule); TG!=0 a range of (NUM+1) * 2^SCALE granules. */
+  private e2h(): boolean {
+    return (this.r.CR2 & 1) === 1;
+  }
+
+  /**
+   * Address scope of a TLBI (§4.4.1.1): TG=0 is one address (entries of any
+   * granule containing it); TG!=0 the range [Address, Address + (NUM+1) *
+   * 2^SCALE * granule), entries of that granule only, and with TTL!=0 only
+   * leaves of that level.
+   */
   private addrScope(f: Readonly<Record<string, bigint>>, addrBits: number): AddressScope {
     const tg = this.features.ril ? Number(f.tg ?? 0n) : 0;
     const addr = (f.addr ?? 0n) & ((1n << BigInt(addrBits)) - 1n);
     const leaf = f.leaf === 1n;
     if (tg === 0) return { start: addr, end: addr + 1n, leaf, ttl: 0, tgShift: 0 };
     const gshift = tg === 1 ? 12 : tg === 2 ? 14 : 16;
-    const len = (f.num! + 1n) << (f.scale! + BigInt(gshift));
-    const start = addr & ~((1n << BigInt(gshift)) - 1n);
-    return { start, end: start + len, leaf, ttl: Number(f.ttl ?? 0n), tgShift: gshift };
+    // SCALE values above 39 are treated as 39.
+    const scale = f.scale! > 39n ? 39n : f.scale!;
+    const len = (f.num! + 1n) << (scale + BigInt(gshift));
+    return { start: addr, end: addr + len, leaf, ttl: effectiveTtl(tg, Number(f.ttl ?? 0n), this.features), tgShift: gshift };
   }
 
   /** CMD_SYNC (§4.7.3): every earlier command has completed (they do, synchronously); then signal. */
@@ -558,6 +583,7 @@ export class Smmu {
       return this.observer.eventLost?.(e, 'queue-full');
     }
     const base = r.EVENTQ_BASE & 0x00ffffffffffffe0n & ~((32n << BigInt(log2)) - 1n);
+    const wasEmpty = qEmpty(prod, cons, log2);
     const idx = qIndex(prod, log2);
     const slot = base + BigInt(idx) * 32n;
     const q = encodeEvent(e);
@@ -569,7 +595,8 @@ export class Smmu {
     }
     r.EVENTQ_PROD = ((r.EVENTQ_PROD & 0x80000000) | qInc(prod, log2)) >>> 0;
     this.observer.eventWritten?.(e, idx);
-    if (r.IRQ_CTRLACK & IRQ_EVENTQ) this.signal('eventq', r.EVENTQ_IRQ_CFG0, r.EVENTQ_IRQ_CFG1, 'MSI_EVENTQ_ABT_ERR');
+    // §3.18.2: the event queue interrupt is raised when the queue goes from empty to non-empty.
+    if ((r.IRQ_CTRLACK & IRQ_EVENTQ) && wasEmpty) this.signal('eventq', r.EVENTQ_IRQ_CFG0, r.EVENTQ_IRQ_CFG1, 'MSI_EVENTQ_ABT_ERR');
   }
 
   // -------------------------------------------------------------------------
@@ -716,11 +743,14 @@ export class Smmu {
           const d = readCdMem(addr, 8);
           if (!Array.isArray(d)) return faultOf(d, addr);
           l1 = d[0]!;
-          // §5.3: an L1CD with V=0 gives C_BAD_SUBSTREAMID; only valid descriptors are cached.
-          if ((l1 & 1n) === 1n) this.config.putL1cd(t.sid, l1i, leafBits, l1);
+          // Fetched configuration may be cached whether valid or not (§3.21.3); only failed fetches are not.
+          this.config.putL1cd(t.sid, l1i, leafBits, l1);
         }
+        // §5.3: an L1CD with V=0 makes the SubstreamID unreachable: C_BAD_SUBSTREAMID.
         if ((l1 & 1n) === 0n) return this.configFault(t, 'C_BAD_SUBSTREAMID', `L1CD[${l1i}].V=0`);
         const l2 = getField(L1CD_LAYOUT.fields[1]!, [l1]) & ~((64n << BigInt(leafBits)) - 1n);
+        // §3.4.3 (v3.1+): an L2Ptr beyond the OAS (or IAS when it is an IPA) makes the SubstreamID unreachable.
+        if (l2 >= 1n << BigInt(s2 ? this.features.ias : this.features.oas)) return this.configFault(t, 'C_BAD_SUBSTREAMID', `L1CD[${l1i}].L2Ptr 0x${l2.toString(16)} out of range`);
         cdAddr = l2 + BigInt(ssid % 2 ** leafBits) * 64n;
       }
     }

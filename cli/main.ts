@@ -1,0 +1,104 @@
+/**
+ * The smmu-replay command line: argument parsing only.  Each command is
+ * implemented under src/ and receives an Io, so `main` runs in-process in
+ * tests.  Exit codes follow diff(1): 0 no difference, 1 difference, 2 error.
+ */
+import yargs, { type Argv } from 'yargs';
+import { PROFILES, profileByName } from '../src/model/profiles.js';
+import type { CachingPolicy } from '../src/model/caches.js';
+import { checkCommand, replayCommand } from '../src/report/commands.js';
+import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.js';
+import { EXIT_ERROR, type Io } from '../src/report/io.js';
+import { parseNumber } from '../src/trace/parse.js';
+import type { GranuleName } from '../src/model/granule.js';
+
+function commonReplayOptions<T>(y: Argv<T>) {
+  return y
+    .option('variant', { type: 'string', array: true, describe: 'driver-policy variant(s); traces without op rows use "hw"' })
+    .option('profile', { type: 'string', default: 'default', choices: [...PROFILES.keys()], describe: 'implementation profile (ID registers and optional behaviours)' })
+    .option('caching', { type: 'string', default: 'max', choices: ['max', 'none'], describe: 'max: keep every entry the architecture allows; none: no caching' })
+    .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 4096)' });
+}
+
+function capPages(mib: number | undefined): number | undefined {
+  return mib === undefined ? undefined : Math.max(1, Math.floor((mib * 1024 * 1024) / 4096));
+}
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let code: number | undefined;
+  const set = (p: Promise<number> | number): Promise<void> => Promise.resolve(p).then((c) => { code = c; });
+  const parser = yargs([...argv])
+    .scriptName('smmu-replay')
+    .usage('$0 <command> [options]\n\nReplay SMMUv3 traces through an architectural model (Arm IHI 0070) and diff the STE, fault and DMA streams against golden files.')
+    .command('replay <trace..>', 'replay traces and print or write their STE, fault and DMA streams', (y) => commonReplayOptions(y)
+      .positional('trace', { type: 'string', array: true, describe: 'trace files (.csv or .csv.gz)' })
+      .option('out', { type: 'string', describe: 'write <out>/<trace-stem>/<variant>.<stream>.csv instead of printing the streams' })
+      .option('json', { type: 'boolean', default: false, describe: 'print a machine-readable summary per trace x variant' }),
+    (a) => set(replayCommand({
+      traces: a.trace as string[], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      out: a.out, json: a.json, ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
+    }, io)))
+    .command('check [trace..]', 'compare the streams of traces (default: every trace under traces/) with golden/<trace>/<variant>.<stream>.csv', (y) => commonReplayOptions(y)
+      .positional('trace', { type: 'string', array: true, describe: 'trace files; default: traces/*.csv and traces/*.csv.gz' })
+      .option('update', { alias: 'u', type: 'boolean', default: false, describe: 'write the golden files (atomically) instead of comparing; review the result with git diff' })
+      .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
+      .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' }),
+    (a) => set(checkCommand({
+      traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update,
+      ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
+    }, io)))
+    .command('decode <kind> [qword..]', 'print the fields of an STE, CD, command, event record, L1STD, L1CD or translation table descriptor', (y) => y
+      .positional('kind', { type: 'string', choices: DECODE_KINDS as unknown as string[], describe: 'structure' })
+      .positional('qword', { type: 'string', array: true, describe: '64-bit words, DW0 first (missing ones are zero)' })
+      .option('profile', { type: 'string', default: 'default', choices: [...PROFILES.keys()] })
+      .option('stage', { type: 'number', choices: [1, 2], describe: 'pte: translation stage' })
+      .option('level', { type: 'number', choices: [0, 1, 2, 3], describe: 'pte: lookup level' })
+      .option('granule', { type: 'string', choices: ['4K', '16K', '64K', '4k', '16k', '64k'], describe: 'pte: granule' }),
+    (a) => {
+      const words: bigint[] = [];
+      for (const w of (a.qword as string[] | undefined) ?? []) {
+        const v = parseNumber(String(w));
+        if (typeof v === 'string') { io.stderr(`smmu-replay: decode: ${v}\n`); return set(EXIT_ERROR); }
+        words.push(v);
+      }
+      try {
+        const lines = decodeText(a.kind as DecodeKind, words, {
+          profile: profileByName(a.profile)!,
+          ...(a.stage !== undefined ? { stage: a.stage as 1 | 2 } : {}),
+          ...(a.level !== undefined ? { level: a.level } : {}),
+          ...(a.granule !== undefined ? { granule: a.granule.toUpperCase() as GranuleName } : {}),
+        });
+        io.stdout(lines.join('\n') + '\n');
+        return set(0);
+      } catch (e) {
+        io.stderr(`smmu-replay: decode: ${(e as Error).message}\n`);
+        return set(EXIT_ERROR);
+      }
+    })
+    .demandCommand(1, 'give a command: replay, check or decode')
+    .strict()
+    .help()
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      io.stderr(`smmu-replay: ${msg ?? err?.message}\nRun 'smmu-replay --help' for usage.\n`);
+      code = EXIT_ERROR;
+    });
+  let helpText = '';
+  try {
+    await parser.parseAsync([...argv], {}, (_err, _argv, output) => { helpText = output; });
+  } catch (e) {
+    if (code === undefined) {
+      io.stderr(`smmu-replay: ${(e as Error).message}\n`);
+      code = EXIT_ERROR;
+    }
+  }
+  if (helpText && code === undefined) {
+    io.stdout(helpText + '\n');
+    return 0;
+  }
+  if (helpText && code === EXIT_ERROR) return code;
+  return code ?? 0;
+}

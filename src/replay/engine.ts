@@ -1,0 +1,371 @@
+/**
+ * The replay engine: applies trace rows to one SMMU model and produces the
+ * STE, fault and DMA streams.
+ *
+ * Rows other than `op` go straight to the model.  `op` rows go to the
+ * variant's driver, which answers with low-level rows (register writes,
+ * memory writes, commands) that the engine applies exactly like trace rows,
+ * attributed to the op's line.  The engine knows nothing about any variant.
+ */
+import type { CachingPolicy } from '../model/caches.js';
+import { encodeCommand, type CommandName } from '../model/commands.js';
+import { formatEventDetail, type EventRecord } from '../model/events.js';
+import { hex64 } from '../model/fields.js';
+import { EABT, MemoryCapExceeded, PhysicalMemory } from '../model/memory.js';
+import type { Profile } from '../model/profiles.js';
+import { qFull, qIndex, qInc } from '../model/queue.js';
+import { registerByName } from '../model/registers.js';
+import { Smmu, type Transaction, type TxnResult } from '../model/smmu.js';
+import { decodeSte, interpretSte, type SteVerdict } from '../model/ste.js';
+import { stePlace, type StrtabGeometry } from '../model/streamTable.js';
+import { TraceError, type DmaRow, type Expect, type OpRow, type Row } from '../trace/format.js';
+import type { DmaStreamRow, FaultRow, SteState, StreamSink } from './streams.js';
+import { SteTracker } from './steTracker.js';
+
+/** Low-level rows a driver may produce for an operation (the same kinds a trace holds). */
+export type Action = Exclude<Row, OpRow | { kind: 'meta' }>;
+
+/** What a driver-policy variant's engine sees while it executes an `op` row. */
+export interface DriverContext {
+  readonly smmu: Smmu;
+  readonly line: number;
+  /** Apply a low-level row now (attributed to the op's line). */
+  apply(a: Action): void;
+  /** Report a driver failure (BUG_ON, WARN, -EINVAL ...) as a `driver` row of the fault stream. */
+  driverFault(type: string, detail: string, sid?: number): void;
+  /** Report a hazard row (issue: live STE updates). */
+  hazard(type: string, detail: string, sid?: number): void;
+}
+
+/** The replay's view of a driver: a variant plugs in here. */
+export interface Driver {
+  op(row: OpRow, ctx: DriverContext): void;
+}
+
+export interface ReplayOptions {
+  readonly file: string;
+  readonly variant: string;
+  readonly profile: Profile;
+  readonly caching: CachingPolicy;
+  readonly driver?: Driver | undefined;
+  /** Cap on simulated memory, in 4 KiB pages. */
+  readonly memoryCapPages?: number;
+}
+
+export interface CheckCounts {
+  matched: number;
+  explained: number;
+  mismatched: number;
+}
+
+export interface ReplaySummary {
+  trace: string;
+  variant: string;
+  profile: string;
+  caching: CachingPolicy;
+  meta: Record<string, string>;
+  rows: { ste: number; faults: number; dma: number };
+  ste: { store: number; cfgi: number; fetch: number };
+  commands: Record<string, number>;
+  faults: Record<string, number>;
+  dma: Record<string, number>;
+  hazards: number;
+  checks: CheckCounts;
+}
+
+const DMA_SPLIT = 4096n;
+
+export class Replay {
+  readonly smmu: Smmu;
+  private line = 0;
+  private readonly tracker: SteTracker;
+  private readonly summary: ReplaySummary;
+  private strtab: { key: string; geo: StrtabGeometry; ranges: { start: bigint; end: bigint; firstSid: number }[]; l1End: bigint } | undefined;
+
+  constructor(private readonly opts: ReplayOptions, private readonly sink: StreamSink) {
+    const memory = new PhysicalMemory(opts.memoryCapPages ?? 1 << 20);
+    this.summary = {
+      trace: opts.file, variant: opts.variant, profile: opts.profile.name, caching: opts.caching, meta: {},
+      rows: { ste: 0, faults: 0, dma: 0 }, ste: { store: 0, cfgi: 0, fetch: 0 },
+      commands: {}, faults: {}, dma: {}, hazards: 0, checks: { matched: 0, explained: 0, mismatched: 0 },
+    };
+    this.tracker = new SteTracker((r) => {
+      this.summary.rows.ste++;
+      this.summary.ste[r.action]++;
+      this.sink.ste(r);
+    });
+    this.smmu = new Smmu(opts.profile, {
+      memory,
+      caching: opts.caching,
+      observer: {
+        steFetched: (sid, _addr, q, v) => this.tracker.fetch(this.line, sid, q, verdictState(v)),
+        configInvalidated: (name, first, count) => this.onCfgi(name, first, count),
+        commandConsumed: (c) => {
+          const n = c.def!.name;
+          this.summary.commands[n] = (this.summary.commands[n] ?? 0) + 1;
+        },
+        eventWritten: (e) => this.eventRow('evtq', e, ''),
+        eventLost: (e, why) => this.eventRow('lost', e, why),
+        gerrorActivated: (bit, detail) => this.fault({ source: 'gerror', type: bit, sid: undefined, ssid: undefined, addr: undefined, detail }),
+        note: (kind, text) => this.fault({ source: 'model', type: kind.toUpperCase(), sid: undefined, ssid: undefined, addr: undefined, detail: text }),
+      },
+    });
+    memory.beforeWrite = (addr, size) => this.beforeMemWrite(addr, size);
+    memory.onWrite = (addr, size) => this.afterMemWrite(addr, size);
+  }
+
+  /** Apply one trace row. */
+  apply(row: Row): void {
+    this.line = row.line;
+    try {
+      if (row.kind === 'op') return this.op(row);
+      if (row.kind === 'meta') {
+        this.summary.meta[row.key] = row.value;
+        return;
+      }
+      this.action(row);
+    } catch (e) {
+      if (e instanceof MemoryCapExceeded) throw new TraceError(this.opts.file, row.line, e.message);
+      throw e;
+    }
+  }
+
+  /** End of trace: flush waiting STE rows and return the summary. */
+  finish(): ReplaySummary {
+    this.tracker.finish((sid) => this.entryOf(sid));
+    return this.summary;
+  }
+
+  private op(row: OpRow): void {
+    const driver = this.opts.driver;
+    if (!driver) {
+      throw new TraceError(this.opts.file, row.line, `'op' rows are driver operations and need a driver-policy variant (--variant); variant '${this.opts.variant}' has no driver`);
+    }
+    const ctx: DriverContext = {
+      smmu: this.smmu,
+      line: row.line,
+      apply: (a) => this.action({ ...a, line: row.line } as Action),
+      driverFault: (type, detail, sid) => this.fault({ source: 'driver', type, sid, ssid: undefined, addr: undefined, detail }),
+      hazard: (type, detail, sid) => {
+        this.summary.hazards++;
+        this.fault({ source: 'hazard', type, sid, ssid: undefined, addr: undefined, detail });
+      },
+    };
+    driver.op(row, ctx);
+  }
+
+  private action(row: Action): void {
+    const smmu = this.smmu;
+    switch (row.kind) {
+      case 'mmio_write':
+        smmu.mmioWrite(row.offset, row.value, row.size);
+        return;
+      case 'mmio_read': {
+        const v = smmu.mmioRead(row.offset, row.size);
+        if (row.expect === undefined) return;
+        if (v === row.expect) { this.summary.checks.matched++; return; }
+        this.summary.checks.mismatched++;
+        const name = row.reg?.name ?? `0x${row.offset.toString(16)}`;
+        this.fault({ source: 'check', type: 'mmio_read', sid: undefined, ssid: undefined, addr: undefined, detail: `${name}: expected 0x${row.expect.toString(16)}, read 0x${v.toString(16)}` });
+        return;
+      }
+      case 'mem_write':
+        if (smmu.memory.write(row.addr, row.size, row.value) === EABT) {
+          this.fault({ source: 'model', type: 'IGNORED', sid: undefined, ssid: undefined, addr: row.addr, detail: 'mem_write to a range declared with mem_abort: the store aborts and memory is unchanged' });
+        }
+        return;
+      case 'mem_abort':
+        smmu.memory.declareAbort(row.addr, row.size);
+        return;
+      case 'cmd':
+        return this.command(row.raw ?? encodeCommand(row.def!, row.fields));
+      case 'dma':
+        return this.dma(row);
+    }
+  }
+
+  /** Put a command in the next free slot the way software does, then publish it with a CMDQ_PROD write. */
+  private command(words: readonly [bigint, bigint]): void {
+    const smmu = this.smmu;
+    const base = smmu.reg('CMDQ_BASE');
+    const log2 = Math.min(Number(base & 0x1fn), smmu.features.cmdqs);
+    const prod = Number(smmu.reg('CMDQ_PROD'));
+    const cons = Number(smmu.reg('CMDQ_CONS')) & 0xfffff;
+    if (qFull(prod, cons, log2)) {
+      this.fault({ source: 'model', type: 'CMDQ_FULL', sid: undefined, ssid: undefined, addr: undefined, detail: 'command queue full (commands are not being consumed: CMDQEN=0 or CMDQ_ERR active); the cmd row is dropped' });
+      return;
+    }
+    const qbase = base & 0x00ffffffffffffe0n & ~((16n << BigInt(log2)) - 1n);
+    const slot = qbase + BigInt(qIndex(prod, log2)) * 16n;
+    smmu.memory.write(slot, 8, words[0]);
+    smmu.memory.write(slot + 8n, 8, words[1]);
+    smmu.mmioWrite(registerByName('CMDQ_PROD')!.offset, BigInt(qInc(prod, log2)), 4);
+  }
+
+  private dma(row: DmaRow): void {
+    // Split at 4 KiB boundaries, as a PCIe requester must not cross them.
+    let addr = row.addr;
+    const end = row.addr + BigInt(row.size);
+    while (addr < end) {
+      const next = (addr / DMA_SPLIT + 1n) * DMA_SPLIT;
+      const pieceEnd = next < end ? next : end;
+      this.dmaPiece(row, addr, Number(pieceEnd - addr));
+      addr = pieceEnd;
+    }
+  }
+
+  private dmaPiece(row: DmaRow, addr: bigint, size: number): void {
+    const t: Transaction = {
+      sid: row.sid, ssid: row.ssid, addr,
+      write: row.access === 'w', instr: row.access === 'x', priv: row.priv,
+      ...(row.access === '-' ? { noPermissionCheck: true } : {}),
+    };
+    const r = this.smmu.translate(t);
+    const pa = r.outcome === 'translated' || r.outcome === 'bypass' ? r.pa : undefined;
+    if (pa !== undefined && row.data !== undefined) {
+      const shift = (addr - row.addr) * 8n;
+      for (let i = 0; i < size; i++) {
+        this.smmu.memory.write(pa + BigInt(i), 1, (row.data >> (shift + BigInt(8 * i))) & 0xffn);
+      }
+    }
+    const out: DmaStreamRow = {
+      line: this.line, sid: row.sid, ssid: row.ssid, addr, access: row.access, outcome: r.outcome, pa,
+      detail: r.detail,
+    };
+    this.summary.rows.dma++;
+    this.summary.dma[r.outcome] = (this.summary.dma[r.outcome] ?? 0) + 1;
+    this.sink.dma(out);
+    if (row.expect) this.check(row, addr, r, row.expect);
+  }
+
+  private check(row: DmaRow, addr: bigint, r: TxnResult, e: Expect): void {
+    let ok: boolean;
+    let want: string;
+    switch (e.kind) {
+      case 'pa': {
+        const pa = e.pa + (addr - row.addr);
+        ok = r.outcome === 'translated' && r.pa === pa;
+        want = `pa:${hex64(pa)}`;
+        break;
+      }
+      case 'bypass': ok = r.outcome === 'bypass'; want = 'bypass'; break;
+      case 'abort': ok = r.outcome === 'abort'; want = 'abort'; break;
+      case 'fault': ok = r.outcome === 'fault' && r.event.type === e.event; want = `fault:${e.event}`; break;
+    }
+    if (ok) { this.summary.checks.matched++; return; }
+    this.summary.checks.mismatched++;
+    const got = r.outcome === 'translated' ? `pa:${hex64(r.pa)}` : r.outcome === 'fault' ? `fault:${r.event.type}` : r.outcome;
+    this.fault({ source: 'check', type: 'dma', sid: row.sid, ssid: row.ssid, addr, detail: `expected ${want}, got ${got}` });
+  }
+
+  private fault(r: Omit<FaultRow, 'line'>): void {
+    this.summary.rows.faults++;
+    const key = r.source === 'evtq' ? r.type : `${r.source}:${r.type}`;
+    this.summary.faults[key] = (this.summary.faults[key] ?? 0) + 1;
+    this.sink.fault({ line: this.line, ...r });
+  }
+
+  private eventRow(source: 'evtq' | 'lost', e: EventRecord, why: string): void {
+    const addr = e.fields.InputAddr ?? e.fields.FetchAddr;
+    const { InputAddr: _i, ...rest } = e.fields;
+    const detail = formatEventDetail({ ...e, fields: e.fields.InputAddr !== undefined ? rest : e.fields });
+    this.fault({ source, type: e.type, sid: e.sid, ssid: e.ssid, addr, detail: why ? (detail ? `${why} ${detail}` : why) : detail });
+  }
+
+  // -------------------------------------------------------------------------
+  // Stream-table stores, for the STE stream.
+
+  private geometry(): { geo: StrtabGeometry; ranges: { start: bigint; end: bigint; firstSid: number }[]; l1End: bigint } {
+    const geo = this.smmu.streamTable();
+    const key = `${geo.base}|${geo.twoLevel}|${geo.split}|${geo.log2size}|${geo.sidLimit}`;
+    if (this.strtab && this.strtab.key === key) return this.strtab;
+    let ranges: { start: bigint; end: bigint; firstSid: number }[] = [];
+    let l1End = geo.base;
+    if (!geo.twoLevel) {
+      ranges = [{ start: geo.base, end: geo.base + BigInt(geo.sidLimit) * 64n, firstSid: 0 }];
+    } else {
+      const count = Math.min(Math.ceil(geo.sidLimit / 2 ** geo.split), 1 << 16);
+      l1End = geo.base + BigInt(count) * 8n;
+      for (let i = 0; i < count; i++) {
+        const d = this.smmu.memory.read(geo.base + BigInt(i) * 8n, 8);
+        if (d === EABT || d === 0n) continue;
+        const loc = stePlace(d, i * 2 ** geo.split, geo.split, i);
+        if (loc.kind !== 'ok') continue;
+        const span = Number(d & 0x1fn);
+        ranges.push({ start: loc.addr, end: loc.addr + (64n << BigInt(span - 1)), firstSid: i * 2 ** geo.split });
+      }
+    }
+    this.strtab = { key, geo, ranges, l1End };
+    return this.strtab;
+  }
+
+  /** StreamID and doubleword of a stream-table byte address, if the address is in the table. */
+  private steAt(addr: bigint): { sid: number; qword: number } | undefined {
+    const { ranges } = this.geometry();
+    for (const r of ranges) {
+      if (addr >= r.start && addr < r.end) {
+        const off = addr - r.start;
+        return { sid: r.firstSid + Number(off / 64n), qword: Number((off % 64n) / 8n) };
+      }
+    }
+    return undefined;
+  }
+
+  private entryAddr(sid: number): bigint | undefined {
+    const { geo } = this.geometry();
+    if (sid >= geo.sidLimit) return undefined;
+    if (!geo.twoLevel) return geo.base + BigInt(sid) * 64n;
+    const idx = Math.floor(sid / 2 ** geo.split);
+    const d = this.smmu.memory.read(geo.base + BigInt(idx) * 8n, 8);
+    if (d === EABT) return undefined;
+    const loc = stePlace(d, sid, geo.split, idx);
+    return loc.kind === 'ok' ? loc.addr : undefined;
+  }
+
+  /** The entry the table holds for a StreamID now (zeros where there is none). */
+  private entryOf(sid: number): bigint[] {
+    const a = this.entryAddr(sid);
+    if (a === undefined) return [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+    const q = this.smmu.memory.readQwords(a, 8);
+    return q === EABT ? [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n] : q;
+  }
+
+  private pendingStore: { sid: number; qwords: number[]; before: bigint[] }[] = [];
+
+  private beforeMemWrite(addr: bigint, size: number): void {
+    this.pendingStore = [];
+    const first = this.steAt(addr);
+    const last = size > 1 ? this.steAt(addr + BigInt(size - 1)) : first;
+    for (const hit of [first, last]) {
+      if (!hit || this.pendingStore.some((p) => p.sid === hit.sid)) continue;
+      const qw = [hit.qword];
+      if (hit === first && last && last.sid === hit.sid && last.qword !== hit.qword) qw.push(last.qword);
+      this.pendingStore.push({ sid: hit.sid, qwords: qw, before: this.entryOf(hit.sid) });
+    }
+  }
+
+  private afterMemWrite(addr: bigint, size: number): void {
+    const stores = this.pendingStore;
+    this.pendingStore = [];
+    for (const s of stores) {
+      const after = this.entryOf(s.sid);
+      for (const q of s.qwords) this.tracker.store(this.line, s.sid, q, after[q]!, s.before, after);
+    }
+    // A write into a 2-level table's L1 array changes where STEs live.
+    const st = this.strtab;
+    if (st && st.geo.twoLevel && addr < st.l1End && addr + BigInt(size) > st.geo.base) this.strtab = undefined;
+  }
+
+  private onCfgi(name: CommandName, first: number, count: number): void {
+    const sids = name === 'CFGI_STE' ? [first] : [...this.tracker.trackedSids].filter((s) => s >= first && s < first + count).sort((a, b) => a - b);
+    for (const sid of sids) {
+      const q = this.entryOf(sid);
+      const v = interpretSte(decodeSte(q), { features: this.smmu.features, e2h: (Number(this.smmu.reg('CR2')) & 1) === 1 });
+      this.tracker.cfgi(this.line, sid, q, verdictState(v));
+    }
+  }
+}
+
+function verdictState(v: SteVerdict): SteState {
+  return v.kind === 'invalid' ? 'invalid' : v.kind === 'illegal' ? 'illegal' : 'valid';
+}

@@ -1,0 +1,65 @@
+/**
+ * Replaying a trace file: one parse of the file feeds one Replay per variant.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import type { CachingPolicy } from '../model/caches.js';
+import type { Profile } from '../model/profiles.js';
+import { readTrace } from '../trace/parse.js';
+import { Replay, type Driver, type ReplaySummary } from './engine.js';
+import type { StreamSink } from './streams.js';
+
+/** A variant as the runner needs it: a name and, for driver-level traces, a fresh driver per replay. */
+export interface VariantRunSpec {
+  readonly name: string;
+  readonly makeDriver?: (() => Driver) | undefined;
+}
+
+export interface RunOptions {
+  readonly profile: Profile;
+  readonly caching: CachingPolicy;
+  readonly variants: readonly VariantRunSpec[];
+  readonly displayName?: string;
+  readonly memoryCapPages?: number;
+  /** Called every this many rows with the row count (progress output). */
+  readonly onProgress?: (rows: number) => void;
+}
+
+export interface RunResult {
+  readonly variant: string;
+  readonly summary: ReplaySummary;
+}
+
+/** Replay one trace file under several variants at once; sinks are made per variant. */
+export async function runTrace(path: string, o: RunOptions, sinkFor: (variant: string) => StreamSink): Promise<RunResult[]> {
+  const name = o.displayName ?? path;
+  const replays = o.variants.map((v) => new Replay({
+    file: name, variant: v.name, profile: o.profile, caching: o.caching,
+    driver: v.makeDriver?.(), ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
+  }, sinkFor(v.name)));
+  let n = 0;
+  for await (const row of readTrace(path, { displayName: name })) {
+    for (const r of replays) r.apply(row);
+    if (o.onProgress && ++n % 65536 === 0) o.onProgress(n);
+  }
+  return replays.map((r, i) => ({ variant: o.variants[i]!.name, summary: r.finish() }));
+}
+
+/** Whether a trace has driver-operation rows (a quick scan, before choosing variants). */
+export async function traceHasOps(path: string): Promise<boolean> {
+  const source = createReadStream(path);
+  const input = path.endsWith('.gz') ? source.pipe(createGunzip()) : source;
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const l of lines) {
+      if (/^\s*"?op"?\s*,/i.test(l)) return true;
+    }
+  } catch {
+    return false; // unreadable: the real parse reports the error with its location
+  } finally {
+    lines.close();
+    source.destroy();
+  }
+  return false;
+}

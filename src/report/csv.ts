@@ -1,0 +1,49 @@
+/**
+ * Canonical CSV text of the output streams: a header row, LF line ends,
+ * 64-bit values as fixed-width lower-case hex (0x%016x), StreamIDs and
+ * SubstreamIDs as hex, empty cells for absent values.  Cells that contain a
+ * comma or a quote are quoted as RFC 4180 says.
+ */
+import { hex64 } from '../model/fields.js';
+import type { DmaStreamRow, FaultRow, SteRow, StreamName } from '../replay/streams.js';
+
+export const HEADERS: Readonly<Record<StreamName, string>> = {
+  ste: 'line,sid,action,qword,value,state,summary',
+  faults: 'line,source,type,sid,ssid,addr,detail',
+  dma: 'line,sid,ssid,addr,access,outcome,pa,detail',
+};
+
+function cell(s: string): string {
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function id(v: number | undefined): string {
+  return v === undefined ? '' : '0x' + v.toString(16);
+}
+
+function h64(v: bigint | undefined): string {
+  return v === undefined ? '' : hex64(v);
+}
+
+export function steLine(r: SteRow): string {
+  return `${r.line},${id(r.sid)},${r.action},${r.qword ?? ''},${h64(r.value)},${r.state},${cell(r.summary)}`;
+}
+
+export function faultLine(r: FaultRow): string {
+  return `${r.line},${r.source},${r.type},${id(r.sid)},${id(r.ssid)},${h64(r.addr)},${cell(r.detail)}`;
+}
+
+export function dmaLine(r: DmaStreamRow): string {
+  return `${r.line},${id(r.sid)},${id(r.ssid)},${hex64(r.addr)},${r.access},${r.outcome},${h64(r.pa)},${cell(r.detail)}`;
+}
+
+/** Collects the three streams as text (header included, one LF after every row). */
+export class TextStreams {
+  readonly text: Record<StreamName, string[]> = { ste: [HEADERS.ste], faults: [HEADERS.faults], dma: [HEADERS.dma] };
+  ste(r: SteRow): void { this.text.ste.push(steLine(r)); }
+  fault(r: FaultRow): void { this.text.faults.push(faultLine(r)); }
+  dma(r: DmaStreamRow): void { this.text.dma.push(dmaLine(r)); }
+  get(stream: StreamName): string {
+    return this.text[stream].join('\n') + '\n';
+  }
+}
