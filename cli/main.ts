@@ -8,6 +8,7 @@ import { PROFILES, profileByName } from '../src/model/profiles.js';
 import type { CachingPolicy } from '../src/model/caches.js';
 import { checkCommand, replayCommand } from '../src/report/commands.js';
 import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.js';
+import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.js';
 import { EXIT_ERROR, type Io } from '../src/report/io.js';
 import { parseNumber } from '../src/trace/parse.js';
 import type { GranuleName } from '../src/model/granule.js';
@@ -76,7 +77,38 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return set(EXIT_ERROR);
       }
     })
-    .demandCommand(1, 'give a command: replay, check or decode')
+    .command('encode <kind> [field..]', 'build an STE, CD, command, event record, L1STD, L1CD or descriptor from NAME=value fields (for writing traces by hand)', (y) => y
+      .positional('kind', { type: 'string', choices: ENCODE_KINDS as unknown as string[] })
+      .positional('field', { type: 'string', array: true, describe: 'NAME=value (spec field names; enum names accepted); cmd and event take the command/event name first' })
+      .option('at', { type: 'string', describe: 'print mem_write rows for a structure at this address (DW0 and non-zero doublewords)' })
+      .option('all', { type: 'boolean', default: false, describe: 'with --at: print every doubleword' })
+      .option('stage', { type: 'number', choices: [1, 2], describe: 'pte: translation stage' })
+      .option('level', { type: 'number', choices: [0, 1, 2, 3], describe: 'pte: lookup level (sets the output-address field)' })
+      .option('granule', { type: 'string', choices: ['4K', '16K', '64K', '4k', '16k', '64k'] })
+      .option('table', { type: 'boolean', default: false, describe: 'pte: a table descriptor instead of a block/page' }),
+    (a) => {
+      try {
+        let at: bigint | undefined;
+        if (a.at !== undefined) {
+          const v = parseNumber(String(a.at));
+          if (typeof v === 'string') throw new Error(`--at: ${v}`);
+          at = v;
+        }
+        const lines = encodeText(a.kind as EncodeKind, ((a.field as string[] | undefined) ?? []).map(String), {
+          ...(at !== undefined ? { at } : {}), all: a.all,
+          ...(a.stage !== undefined ? { stage: a.stage as 1 | 2 } : {}),
+          ...(a.level !== undefined ? { level: a.level } : {}),
+          ...(a.granule !== undefined ? { granule: a.granule.toUpperCase() as GranuleName } : {}),
+          pteKind: a.table ? 'table' : 'leaf',
+        });
+        io.stdout(lines.join('\n') + '\n');
+        return set(0);
+      } catch (e) {
+        io.stderr(`smmu-replay: encode: ${(e as Error).message}\n`);
+        return set(EXIT_ERROR);
+      }
+    })
+    .demandCommand(1, 'give a command: replay, check, decode or encode')
     .strict()
     .help()
     .version(false)

@@ -13,14 +13,14 @@ const IRGN = { 0: 'NC', 1: 'WBRAWA', 2: 'WTRA', 3: 'WBRAnWA' } as const;
 const SHARE = { 0: 'NSH', 2: 'OSH', 3: 'ISH' } as const;
 
 const cdFields = [
-  dw('T0SZ', 0, 5, 0, S),
+  dw('T0SZ', 0, 5, 0, S, { dec: true }),
   dw('TG0', 0, 7, 6, S, { enum: { 0: '4K', 1: '64K', 2: '16K' } }),
   dw('IR0', 0, 9, 8, S, { enum: IRGN }),
   dw('OR0', 0, 11, 10, S, { enum: IRGN }),
   dw('SH0', 0, 13, 12, S, { enum: SHARE }),
   dw('EPD0', 0, 14, 14, S),
   dw('ENDI', 0, 15, 15, S),
-  dw('T1SZ', 0, 21, 16, S),
+  dw('T1SZ', 0, 21, 16, S, { dec: true }),
   // TG1 uses a different encoding from TG0 (as TCR_EL1.TG1 does).
   dw('TG1', 0, 23, 22, S, { enum: { 1: '16K', 2: '4K', 3: '64K' } }),
   dw('IR1', 0, 25, 24, S, { enum: IRGN }),
@@ -140,7 +140,7 @@ const TG1_GRANULE: Readonly<Record<number, Granule>> = { 1: GRANULES['16K'], 2: 
  */
 export function interpretCd(f: CdFields, ctx: CdContext): CdVerdict {
   const feat = ctx.features;
-  if (f.V === 0n) return { kind: 'illegal', reason: 'V=0' };
+  if (f.V === 0n) return { kind: 'illegal', reason: 'CD.V=0' };
   if (f.AA64 === 0n) {
     if (!feat.ttfAArch32) return { kind: 'illegal', reason: 'AA64=0 without AArch32 table support (SMMU_IDR0.TTF)' };
     return { kind: 'unsupported', reason: 'AA64=0: AArch32 LPAE stage-1 tables are not modelled' };

@@ -29,6 +29,8 @@ export interface FieldDef {
    * doubleword masked (not shifted), i.e. a byte address with the low bits zero.
    */
   readonly addr?: boolean;
+  /** Print the value in decimal (sizes, counts, levels), not hex. */
+  readonly dec?: boolean;
 }
 
 /** A structure layout: its name, its size in doublewords, its fields. */
@@ -48,11 +50,11 @@ export function dw<N extends string>(
   hi: number,
   lo: number,
   spec: string,
-  opts: { enum?: EnumNames; addr?: boolean } = {},
+  opts: { enum?: EnumNames; addr?: boolean; dec?: boolean } = {},
 ): FieldDef & { readonly name: N } {
   if (hi < lo || hi > 63 || lo < 0) throw new Error(`bad field ${name} [${hi}:${lo}]`);
   const def = { name, qword, lo, width: hi - lo + 1, spec };
-  return { ...def, ...(opts.enum ? { enum: opts.enum } : {}), ...(opts.addr ? { addr: true } : {}) };
+  return { ...def, ...(opts.enum ? { enum: opts.enum } : {}), ...(opts.addr ? { addr: true } : {}), ...(opts.dec ? { dec: true } : {}) };
 }
 
 export function fieldMask(f: FieldDef): bigint {
@@ -138,7 +140,7 @@ export function enumName(names: EnumNames, v: bigint): string {
 export function formatValue(f: FieldDef, v: bigint): string {
   if (f.enum) return enumName(f.enum, v);
   if (f.addr) return hex(v);
-  if (f.width === 1) return v.toString();
+  if (f.width === 1 || f.dec) return v.toString();
   return v < 10n ? v.toString() : hex(v);
 }
 

@@ -47,8 +47,8 @@ export const IDR0: Layout = {
 
 export const IDR1: Layout = {
   name: 'IDR1', qwords: 1, fields: [
-    dw('SIDSIZE', 0, 5, 0, S('6.3.2')), dw('SSIDSIZE', 0, 10, 6, S('6.3.2')), dw('PRIQS', 0, 15, 11, S('6.3.2')),
-    dw('EVENTQS', 0, 20, 16, S('6.3.2')), dw('CMDQS', 0, 25, 21, S('6.3.2')), dw('ATTR_PERMS_OVR', 0, 26, 26, S('6.3.2')),
+    dw('SIDSIZE', 0, 5, 0, S('6.3.2'), { dec: true }), dw('SSIDSIZE', 0, 10, 6, S('6.3.2'), { dec: true }), dw('PRIQS', 0, 15, 11, S('6.3.2'), { dec: true }),
+    dw('EVENTQS', 0, 20, 16, S('6.3.2'), { dec: true }), dw('CMDQS', 0, 25, 21, S('6.3.2'), { dec: true }), dw('ATTR_PERMS_OVR', 0, 26, 26, S('6.3.2')),
     dw('ATTR_TYPES_OVR', 0, 27, 27, S('6.3.2')), dw('REL', 0, 28, 28, S('6.3.2')), dw('QUEUES_PRESET', 0, 29, 29, S('6.3.2')),
     dw('TABLES_PRESET', 0, 30, 30, S('6.3.2')), dw('ECMDQ', 0, 31, 31, S('6.3.2')),
   ],
@@ -138,7 +138,7 @@ export const STRTAB_BASE: Layout = {
 
 export const STRTAB_BASE_CFG: Layout = {
   name: 'STRTAB_BASE_CFG', qwords: 1, fields: [
-    dw('LOG2SIZE', 0, 5, 0, S('6.3.25')), dw('SPLIT', 0, 10, 6, S('6.3.25')),
+    dw('LOG2SIZE', 0, 5, 0, S('6.3.25'), { dec: true }), dw('SPLIT', 0, 10, 6, S('6.3.25'), { dec: true }),
     dw('FMT', 0, 17, 16, S('6.3.25'), { enum: { 0: 'linear', 1: '2-level' } }),
   ],
 };

@@ -630,6 +630,8 @@ export class Smmu {
       case 'unsupported': return { outcome: 'unsupported', detail: v.reason };
       case 'abort': return { outcome: 'abort', detail: 'STE.Config=abort' };
       case 'bypass':
+        // §5.2 S1CDMax: a SubstreamID with stage 1 disabled (Config 0b1x0, bypass included) is C_BAD_SUBSTREAMID.
+        if (t.ssid !== undefined) return this.configFault(t, 'C_BAD_SUBSTREAMID', 'SubstreamID on a bypass STE (stage 1 disabled)');
         // §5.2 Config=0b100: an address beyond the OAS faults as a stage-1 address size fault.
         if (t.addr >= 1n << BigInt(feat.oas)) return this.xlateFault(t, { fault: 'F_ADDR_SIZE', stage: 1, class: 'IN' }, undefined, undefined, 'bypass address beyond the OAS');
         return { outcome: 'bypass', pa: t.addr, detail: 'STE.Config=bypass' };
@@ -797,10 +799,11 @@ export class Smmu {
     const cachedWalk = this.tlb.lookupWalk(1, c.regime, vmid, asid, ttb.ttb, ia);
     const start = cachedWalk ? { level: cachedWalk.level + 1, table: cachedWalk.next, attrs: cachedWalk.attrs } : undefined;
     const out = walk(params, reader, ia, start);
+    const via = start ? ` (walk cache: level ${start.level} table 0x${start.table.toString(16)})` : '';
     for (const st of out.steps) {
       this.tlb.insertWalk({ stage: 1, regime: c.regime, vmid, asid, level: st.level, iaBase: st.iaBase, coverShift: st.coverShift, next: st.next, attrs: st.attrs, granuleShift: ttb.granule.shift, root: ttb.ttb });
     }
-    if (isWalkFault(out.result)) return this.xlateFault(t, out.result, cd, s2, `stage-1 walk${out.result.level !== undefined ? ` level ${out.result.level}` : ''}`);
+    if (isWalkFault(out.result)) return this.xlateFault(t, out.result, cd, s2, `stage-1 walk${via}`);
     const s1t = out.result;
     // Stage-1 permission before the stage-2 translation of the output (a stage-1 fault has priority).
     if (!t.noPermissionCheck && !stage1Permits(s1t, { regime: c.regime, wxn: cd.wxn, pan: cd.pan }, access)) {
@@ -813,7 +816,7 @@ export class Smmu {
     if (!s2) {
       const e: TlbEntry = { kind: 'S1', regime: c.regime, vmid, asid: entryAsid, iaBase: s1t.iaBase, sizeShift: s1t.sizeShift, oaBase: s1t.oaBase, s1: s1t, s1Granule: ttb.granule.shift };
       this.tlb.insert(e);
-      return this.finish(t, e, c, undefined, access, false);
+      return this.finish(t, e, c, undefined, access, false, via);
     }
     const s2r = this.s2Walk(s2, ipa, 'IN');
     if (isWalkFault(s2r)) return this.xlateFault(t, s2r, cd, s2, 'stage-2 translation of the stage-1 output');
@@ -826,11 +829,11 @@ export class Smmu {
       ipaBase: ipa & ~((1n << BigInt(size)) - 1n),
     };
     this.tlb.insert(e);
-    return this.finish(t, e, c, s2, access, false);
+    return this.finish(t, e, c, s2, access, false, via);
   }
 
   /** Permission re-check on a TLB entry and the final output address. */
-  private finish(t: Transaction, e: TlbEntry, c: Stage1Ctx | undefined, s2: S2Params | undefined, access: AccessKind, hit: boolean): TxnResult {
+  private finish(t: Transaction, e: TlbEntry, c: Stage1Ctx | undefined, s2: S2Params | undefined, access: AccessKind, hit: boolean, via = ''): TxnResult {
     if (!t.noPermissionCheck) {
       if (hit && e.s1 && c && !stage1Permits(e.s1, { regime: c.regime, wxn: c.cd.wxn, pan: c.cd.pan }, access)) {
         return this.xlateFault(t, { fault: 'F_PERMISSION', stage: 1, class: 'IN', level: e.s1.level }, c.cd, s2, 'stage-1 permission (TLB hit)');
@@ -842,7 +845,7 @@ export class Smmu {
     }
     const pa = e.oaBase | (t.addr & ((1n << BigInt(e.sizeShift)) - 1n));
     const stages = e.kind === 'S12' ? 'stage 1+2' : e.kind === 'S1' ? 'stage 1' : 'stage 2';
-    return { outcome: 'translated', pa, detail: `${stages}${hit ? ' (TLB hit)' : ''}` };
+    return { outcome: 'translated', pa, detail: `${stages}${hit ? ' (TLB hit)' : via}` };
   }
 
   /** A stream with stage 1 bypassed: the input address is an IPA for stage 2 (§3.4). */
@@ -921,7 +924,7 @@ export class Smmu {
     else if (f.stage === 2 && f.ipa !== undefined) fields.IPA = f.ipa & 0x00fffffffffff000n;
     if (f.fault === 'F_PERMISSION' && f.class !== 'IN') fields.TTRnW = f.ttrnw ? 1n : 0n;
     const ev: EventRecord = { type: f.fault, sid: t.sid, ...(t.ssid !== undefined ? { ssid: t.ssid } : {}), fields };
-    const what = `${f.fault} (stage ${f.stage}, CLASS=${f.class}${f.level !== undefined ? `, level ${f.level}` : ''}): ${detail}`;
+    const what = `${f.fault} S2=${f.stage === 2 ? 1 : 0} CLASS=${f.class}${f.level !== undefined ? ` level=${f.level}` : ''}: ${detail}`;
     let record = true;
     let abort = true;
     if (f.fault !== 'F_WALK_EABT') {
@@ -929,7 +932,7 @@ export class Smmu {
       else if (cd) { record = cd.record; abort = cd.abort; }
     }
     if (record) return { outcome: 'fault', event: ev, detail: what };
-    return { outcome: 'abort', detail: `${what}; not recorded (${f.stage === 2 ? 'STE.S2R=0' : 'CD.R=0'})${abort ? '' : ', RAZ/WI (CD.A=0)'}` };
+    return { outcome: 'abort', detail: `${what}; not recorded (${f.stage === 2 ? 'STE.S2R=0' : 'CD.R=0'})${abort ? '' : '; RAZ/WI (CD.A=0)'}` };
   }
 }
 

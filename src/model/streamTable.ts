@@ -6,7 +6,7 @@ import { dw, type Layout } from './fields.js';
 import type { Features } from './profiles.js';
 
 const l1stdFields = [
-  dw('Span', 0, 4, 0, 'IHI0070 §5.1'),
+  dw('Span', 0, 4, 0, 'IHI0070 §5.1', { dec: true }),
   dw('L2Ptr', 0, 55, 6, 'IHI0070 §5.1', { addr: true }),
 ] as const;
 export type L1stdField = (typeof l1stdFields)[number]['name'];

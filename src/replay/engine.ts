@@ -21,6 +21,7 @@ import { stePlace, type StrtabGeometry } from '../model/streamTable.js';
 import { TraceError, type DmaRow, type Expect, type OpRow, type Row } from '../trace/format.js';
 import type { DmaStreamRow, FaultRow, SteState, StreamSink } from './streams.js';
 import { SteTracker } from './steTracker.js';
+import { equalEntries } from './usedBits.js';
 
 /** Low-level rows a driver may produce for an operation (the same kinds a trace holds). */
 export type Action = Exclude<Row, OpRow | { kind: 'meta' }>;
@@ -98,7 +99,10 @@ export class Replay {
       memory,
       caching: opts.caching,
       observer: {
-        steFetched: (sid, _addr, q, v) => this.tracker.fetch(this.line, sid, q, verdictState(v)),
+        steFetched: (sid, _addr, q, v) => {
+          this.changedSinceCached.delete(sid);
+          this.tracker.fetch(this.line, sid, q, verdictState(v));
+        },
         configInvalidated: (name, first, count) => this.onCfgi(name, first, count),
         commandConsumed: (c) => {
           const n = c.def!.name;
@@ -197,8 +201,9 @@ export class Replay {
     }
     const qbase = base & 0x00ffffffffffffe0n & ~((16n << BigInt(log2)) - 1n);
     const slot = qbase + BigInt(qIndex(prod, log2)) * 16n;
-    smmu.memory.write(slot, 8, words[0]);
-    smmu.memory.write(slot + 8n, 8, words[1]);
+    if (smmu.memory.write(slot, 8, words[0]) === EABT || smmu.memory.write(slot + 8n, 8, words[1]) === EABT) {
+      this.fault({ source: 'model', type: 'IGNORED', sid: undefined, ssid: undefined, addr: slot, detail: 'writing the command into its queue slot aborted (mem_abort); the slot keeps its old contents' });
+    }
     smmu.mmioWrite(registerByName('CMDQ_PROD')!.offset, BigInt(qInc(prod, log2)), 4);
   }
 
@@ -230,12 +235,23 @@ export class Replay {
     }
     const out: DmaStreamRow = {
       line: this.line, sid: row.sid, ssid: row.ssid, addr, access: row.access, outcome: r.outcome, pa,
-      detail: r.detail,
+      detail: r.detail + this.staleNote(row.sid),
     };
     this.summary.rows.dma++;
     this.summary.dma[r.outcome] = (this.summary.dma[r.outcome] ?? 0) + 1;
     this.sink.dma(out);
     if (row.expect) this.check(row, addr, r, row.expect);
+  }
+
+  /**
+   * A diagnostic for a missing invalidation: the SMMU used a cached STE that
+   * no longer matches the table in memory, and no CFGI covered the change.
+   */
+  private staleNote(sid: number): string {
+    if (!this.changedSinceCached.has(sid)) return '';
+    const cached = this.smmu.config.getSte(sid);
+    if (!cached || equalEntries(cached.qwords, this.entryOf(sid))) return '';
+    return '; stale STE: the entry in memory changed after the SMMU cached it and no CFGI covered it';
   }
 
   private check(row: DmaRow, addr: bigint, r: TxnResult, e: Expect): void {
@@ -266,9 +282,12 @@ export class Replay {
   }
 
   private eventRow(source: 'evtq' | 'lost', e: EventRecord, why: string): void {
-    const addr = e.fields.InputAddr ?? e.fields.FetchAddr;
-    const { InputAddr: _i, ...rest } = e.fields;
-    const detail = formatEventDetail({ ...e, fields: e.fields.InputAddr !== undefined ? rest : e.fields });
+    // The addr column holds InputAddr, or FetchAddr for the fetch events; the detail has the other fields.
+    const key = e.fields.InputAddr !== undefined ? 'InputAddr' : e.fields.FetchAddr !== undefined ? 'FetchAddr' : undefined;
+    const addr = key ? e.fields[key] : undefined;
+    const fields = { ...e.fields };
+    if (key) delete fields[key];
+    const detail = formatEventDetail({ ...e, fields });
     this.fault({ source, type: e.type, sid: e.sid, ssid: e.ssid, addr, detail: why ? (detail ? `${why} ${detail}` : why) : detail });
   }
 
@@ -331,6 +350,8 @@ export class Replay {
   }
 
   private pendingStore: { sid: number; qwords: number[]; before: bigint[] }[] = [];
+  /** StreamIDs whose STE was stored to since the SMMU last read or invalidated it. */
+  private readonly changedSinceCached = new Set<number>();
 
   private beforeMemWrite(addr: bigint, size: number): void {
     this.pendingStore = [];
@@ -350,6 +371,7 @@ export class Replay {
     for (const s of stores) {
       const after = this.entryOf(s.sid);
       for (const q of s.qwords) this.tracker.store(this.line, s.sid, q, after[q]!, s.before, after);
+      this.changedSinceCached.add(s.sid);
     }
     // A write into a 2-level table's L1 array changes where STEs live.
     const st = this.strtab;
@@ -358,6 +380,7 @@ export class Replay {
 
   private onCfgi(name: CommandName, first: number, count: number): void {
     const sids = name === 'CFGI_STE' ? [first] : [...this.tracker.trackedSids].filter((s) => s >= first && s < first + count).sort((a, b) => a - b);
+    for (const sid of sids) this.changedSinceCached.delete(sid);
     for (const sid of sids) {
       const q = this.entryOf(sid);
       const v = interpretSte(decodeSte(q), { features: this.smmu.features, e2h: (Number(this.smmu.reg('CR2')) & 1) === 1 });

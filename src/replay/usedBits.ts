@@ -57,14 +57,20 @@ export function equalEntries(a: readonly bigint[], b: readonly bigint[]): boolea
 /**
  * How an entry looks to the SMMU right after a store, against the entry at the
  * previous invalidation (`old`) and at the next one (`new`):
- * `old`/`new` when equal to one of them, `invalid` when V=0, `safe` when equal
- * to either on every bit the current entry uses, `unsafe` otherwise.
+ * - `old` / `new`: equal to one of them;
+ * - `safe`: equal to `old` or `new` on every bit the current entry uses (a
+ *   transaction arriving now gets what it got before or what it will get);
+ * - `invalid`: V=0 while the old entry was not (transactions now get
+ *   C_BAD_STE); a V=0 step of installing an entry into an invalid slot is
+ *   `safe`, since nothing changes for traffic;
+ * - `unsafe`: any other mix.
  */
 export function classifyStore(cur: readonly bigint[], old: readonly bigint[], next: readonly bigint[]): 'old' | 'new' | 'invalid' | 'safe' | 'unsafe' {
   if (equalEntries(cur, old)) return 'old';
   if (equalEntries(cur, next)) return 'new';
-  if (((cur[0] ?? 0n) & 1n) === 0n) return 'invalid';
   const used = steUsedMask(cur);
-  if (equalOnMask(cur, old, used) || equalOnMask(cur, next, used)) return 'safe';
+  if (equalOnMask(cur, old, used)) return 'safe';
+  if (((cur[0] ?? 0n) & 1n) === 0n) return 'invalid';
+  if (equalOnMask(cur, next, used)) return 'safe';
   return 'unsafe';
 }
