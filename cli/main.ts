@@ -27,7 +27,9 @@ function capPages(mib: number | undefined): number | undefined {
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let code: number | undefined;
-  const set = (p: Promise<number> | number): Promise<void> => Promise.resolve(p).then((c) => { code = c; });
+  let failed = false;
+  // yargs may still call a command's handler after its validation failed (exitProcess(false)): a failure wins.
+  const set = (p: Promise<number> | number): Promise<void> => Promise.resolve(p).then((c) => { if (!failed) code = c; });
   const parser = yargs([...argv])
     .scriptName('smmu-replay')
     .usage('$0 <command> [options]\n\nReplay SMMUv3 traces through an architectural model (Arm IHI 0070) and diff the STE, fault and DMA streams against golden files.')
@@ -35,7 +37,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .positional('trace', { type: 'string', array: true, describe: 'trace files (.csv or .csv.gz)' })
       .option('out', { type: 'string', describe: 'write <out>/<trace-stem>/<variant>.<stream>.csv instead of printing the streams' })
       .option('json', { type: 'boolean', default: false, describe: 'print a machine-readable summary per trace x variant' }),
-    (a) => set(replayCommand({
+    (a) => failed ? undefined : set(replayCommand({
       traces: a.trace as string[], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
       out: a.out, json: a.json, ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io)))
@@ -44,7 +46,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('update', { alias: 'u', type: 'boolean', default: false, describe: 'write the golden files (atomically) instead of comparing; review the result with git diff' })
       .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
       .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' }),
-    (a) => set(checkCommand({
+    (a) => failed ? undefined : set(checkCommand({
       traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
       tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
@@ -115,7 +117,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      io.stderr(`smmu-replay: ${msg ?? err?.message}\nRun 'smmu-replay --help' for usage.\n`);
+      if (!failed) io.stderr(`smmu-replay: ${msg ?? err?.message}\nRun 'smmu-replay --help' for usage.\n`);
+      failed = true;
       code = EXIT_ERROR;
     });
   let helpText = '';

@@ -130,13 +130,24 @@ export function encodeCommand(def: CommandDef, values: Readonly<Record<string, b
   for (const [k, v] of Object.entries(values)) {
     const fd = def.fields.find((x) => x.key === k);
     if (!fd) throw new RangeError(`${def.name} has no field '${k}' (fields: ${def.fields.map((x) => x.key).join(', ') || 'none'})`);
-    setField(fd, q, v);
+    // An address field holds address bits [hi:lo]; the bits below lo have no room in the encoding and are dropped.
+    setField(fd, q, fd.addr ? v & ~((1n << BigInt(fd.lo)) - 1n) : v);
   }
   return [q[0]!, q[1]!];
 }
 
 export function commandKeys(def: CommandDef): string[] {
   return def.fields.map((f) => f.key);
+}
+
+/**
+ * Largest value a trace may give for a command field: the field's width, or
+ * for an address field any address below 2^(hi+1) (low bits are dropped).
+ */
+export function commandFieldMax(def: CommandDef, key: string): bigint | undefined {
+  const f = def.fields.find((x) => x.key === key);
+  if (!f) return undefined;
+  return f.addr ? (1n << BigInt(f.lo + f.width)) - 1n : (1n << BigInt(f.width)) - 1n;
 }
 
 /** Text of a command's fields for reports: `NAME key=value ...`. */

@@ -59,10 +59,15 @@ export function writeAtomically(files: readonly PlannedWrite[], afterEach?: (pat
     for (const s of staged) rmSync(s.tmp, { force: true });
     throw e;
   }
-  for (const s of staged) {
-    renameSync(s.tmp, s.path);
-    changed.push(s.path);
-    afterEach?.(s.path);
+  try {
+    for (const s of staged) {
+      renameSync(s.tmp, s.path);
+      changed.push(s.path);
+      afterEach?.(s.path);
+    }
+  } finally {
+    // Interrupted between renames: every file is either old or new; drop the staged copies not used.
+    for (const s of staged) if (!changed.includes(s.path)) rmSync(s.tmp, { force: true });
   }
   return changed;
 }

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { parse as csvParse } from 'csv-parse';
-import { commandByName, commandKeys } from '../model/commands.js';
+import { commandByName, commandFieldMax, commandKeys } from '../model/commands.js';
 import { isEventName } from '../model/events.js';
 import { FRAME_SIZE, registerByName, resolveOffset } from '../model/registers.js';
 import {
@@ -193,7 +193,7 @@ export function parseRow(file: string, line: number, cells: readonly string[]): 
       rec.allowKeys(keys);
       const fields: Record<string, bigint> = {};
       for (const k of keys) {
-        const v = rec.optNum(k);
+        const v = rec.optNum(k, k, commandFieldMax(def, k));
         if (v !== undefined) fields[k] = v;
       }
       return { kind, line, def, fields };

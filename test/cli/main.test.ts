@@ -1,0 +1,184 @@
+import { describe, expect, it } from '@jest/globals';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeAtomically } from '../../src/report/golden.js';
+import { ROOT, runCli } from '../helpers/cli.js';
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'smmu-cli-'));
+}
+
+describe('usage', () => {
+  it('--help lists the commands and exits 0', async () => {
+    const r = await runCli(['--help'], ROOT);
+    expect(r.code).toBe(0);
+    for (const c of ['replay', 'check', 'decode', 'encode']) expect(r.out).toContain(c);
+  });
+  it('no command, an unknown command or an unknown option exits 2 with a message', async () => {
+    expect((await runCli([], ROOT)).code).toBe(2);
+    const a = await runCli(['frobnicate'], ROOT);
+    expect(a.code).toBe(2);
+    expect(a.err).toMatch(/smmu-replay: /);
+    const b = await runCli(['replay', 'traces/s1-translate.csv', '--bogus'], ROOT);
+    expect(b.code).toBe(2);
+    expect(b.err).toMatch(/Unknown argument/i);
+  });
+});
+
+describe('replay', () => {
+  it('--json summarises streams, commands, faults, DMA outcomes and checks', async () => {
+    const r = await runCli(['replay', 'traces/s1-translate.csv', '--json'], ROOT);
+    expect(r.code).toBe(0);
+    const [s] = JSON.parse(r.out);
+    expect(s).toMatchObject({
+      trace: 'traces/s1-translate.csv', variant: 'hw', profile: 'default', caching: 'max',
+      ste: { store: 1, cfgi: 1, fetch: 1 },
+      commands: { CFGI_STE: 1, CMD_SYNC: 1 },
+      faults: { F_PERMISSION: 3, F_TRANSLATION: 1 },
+      // 9 dma rows, one split in two pieces -> 10 transactions
+      dma: { translated: 6, fault: 4 },
+      hazards: 0,
+      checks: { matched: 10, explained: 0, mismatched: 0 },
+    });
+    expect(s.rows).toEqual({ ste: 3, faults: 4, dma: 10 });
+  });
+  it('--out writes one file per stream under <out>/<trace-stem>/', async () => {
+    const d = tmp();
+    const r = await runCli(['replay', join(ROOT, 'traces/stale-ste.csv'), '--out', d], d);
+    expect(r.code).toBe(0);
+    expect(readdirSync(join(d, 'stale-ste')).sort()).toEqual(['hw.dma.csv', 'hw.faults.csv', 'hw.ste.csv']);
+    expect(readFileSync(join(d, 'stale-ste', 'hw.ste.csv'), 'utf8')).toBe(readFileSync(join(ROOT, 'golden/stale-ste/hw.ste.csv'), 'utf8'));
+  });
+  it('a malformed trace exits 2 with file:line and writes nothing', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'good.csv'), 'mmio_write,CR0,0xd\n');
+    writeFileSync(join(d, 'bad.csv'), '# header\nmmio_write,CR0,0xd\ndma,1,0x1000,q\n');
+    const r = await runCli(['replay', 'good.csv', 'bad.csv', '--out', 'out'], d);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("smmu-replay: bad.csv:3:4: access must be r, w, x or -, not 'q'\n");
+    expect(existsSync(join(d, 'out'))).toBe(false);
+  });
+  it('a failed expectation makes replay exit 1 and prints the counts', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 't.csv'), 'dma,1,0x1000,r,expect=abort\ndma,1,0x1000,r,expect=bypass\n');
+    const r = await runCli(['replay', 't.csv'], d);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('1 matched, 0 explained, 1 mismatched');
+  });
+  it('a missing file is exit 2', async () => {
+    const r = await runCli(['replay', 'nope.csv'], tmp());
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/nope\.csv: no such file/);
+  });
+});
+
+describe('check', () => {
+  it('every bundled trace matches its golden files', async () => {
+    const r = await runCli(['check'], ROOT);
+    expect(r.out).toMatch(/0 differences\n$/);
+    expect(r.code).toBe(0);
+  });
+  it('missing goldens are a difference; --update writes them; a changed golden shows a unified diff', async () => {
+    const d = tmp();
+    mkdirSync(join(d, 'traces'));
+    cpSync(join(ROOT, 'traces/stale-ste.csv'), join(d, 'traces/stale-ste.csv'));
+    const first = await runCli(['check'], d);
+    expect(first.code).toBe(1);
+    expect(first.out).toContain('MISSING traces/stale-ste.csv [hw] ste');
+    const upd = await runCli(['check', '--update'], d);
+    expect(upd.code).toBe(0);
+    expect(upd.out).toContain('updated golden/stale-ste/hw.ste.csv');
+    expect(upd.out).toContain('3 golden files changed, 0 unchanged');
+    expect((await runCli(['check'], d)).code).toBe(0);
+    // A reviewer's golden says the fifth DMA bypasses: the diff shows the real abort.
+    const g = join(d, 'golden/stale-ste/hw.dma.csv');
+    writeFileSync(g, readFileSync(g, 'utf8').replace(/(\n39,0x5,,0x0000000040000000,r,)abort,,STE.Config=abort/, '$1bypass,0x0000000040000000,STE.Config=bypass'));
+    const diff = await runCli(['check'], d);
+    expect(diff.code).toBe(1);
+    expect(diff.out).toContain('DIFF traces/stale-ste.csv [hw] dma (golden golden/stale-ste/hw.dma.csv)');
+    expect(diff.out).toContain('--- a/golden/stale-ste/hw.dma.csv');
+    expect(diff.out).toContain('-39,0x5,,0x0000000040000000,r,bypass,0x0000000040000000,STE.Config=bypass');
+    expect(diff.out).toContain('+39,0x5,,0x0000000040000000,r,abort,,STE.Config=abort');
+    expect(diff.out).toContain('reproduce: smmu-replay replay traces/stale-ste.csv --variant hw');
+  });
+  it('with no traces to check, exit 2', async () => {
+    const r = await runCli(['check'], tmp());
+    expect(r.code).toBe(2);
+  });
+});
+
+describe('atomic golden writes', () => {
+  it('an interruption between renames leaves each file old or new, and no temporary files', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'a.csv'), 'old a\n');
+    writeFileSync(join(d, 'b.csv'), 'old b\n');
+    expect(() => writeAtomically(
+      [{ path: join(d, 'a.csv'), text: 'new a\n' }, { path: join(d, 'b.csv'), text: 'new b\n' }],
+      () => { throw new Error('interrupted'); },
+    )).toThrow('interrupted');
+    expect(readFileSync(join(d, 'a.csv'), 'utf8')).toBe('new a\n');
+    expect(readFileSync(join(d, 'b.csv'), 'utf8')).toBe('old b\n');
+    expect(readdirSync(d).sort()).toEqual(['a.csv', 'b.csv']);
+  });
+  it('a failure while staging changes nothing', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'a.csv'), 'old a\n');
+    writeFileSync(join(d, 'blocker'), 'a file where a directory is needed');
+    expect(() => writeAtomically([
+      { path: join(d, 'a.csv'), text: 'new a\n' },
+      { path: join(d, 'blocker', 'b.csv'), text: 'b\n' },
+    ])).toThrow();
+    expect(readFileSync(join(d, 'a.csv'), 'utf8')).toBe('old a\n');
+    expect(readdirSync(d).sort()).toEqual(['a.csv', 'blocker']);
+  });
+});
+
+describe('decode and encode', () => {
+  it('decode ste names every field and gives the verdict', async () => {
+    // DW0 = 0x9000_000b: V=1, Config=0b101 (S1), S1ContextPtr=0x9000_0000
+    const r = await runCli(['decode', 'ste', '0x9000000b'], ROOT);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/DW0\[0:0\]\s+V\s+= 1\n/);
+    expect(r.out).toMatch(/DW0\[3:1\]\s+Config\s+= 5 \(S1\)/);
+    expect(r.out).toMatch(/DW0\[55:6\]\s+S1ContextPtr\s+= 0x90000000/);
+    expect(r.out).toContain('verdict on profile default: translate: stage 1 (S1ContextPtr=0x90000000, S1CDMax=0, NS-EL1)');
+  });
+  it('decode flags reserved bits and ILLEGAL entries', async () => {
+    // DW0 bit 56 is RES0 in an STE; Config=S2 with S2T0SZ=0 is ILLEGAL
+    const r = await runCli(['decode', 'ste', '0x010000000000000d', '0', '0x000d004000000000', '0xa0000000'], ROOT);
+    expect(r.out).toContain('reserved bits set: DW0 & 0x0100000000000000 (RES0)');
+    expect(r.out).toContain('ILLEGAL (C_BAD_STE): S2T0SZ=0 outside [16, 39]');
+  });
+  it('decode cmd and event', async () => {
+    // CFGI_STE SID 3 Leaf 1: DW0 = 3 << 32 | 0x03, DW1 = 1
+    const c = await runCli(['decode', 'cmd', '0x300000003', '1'], ROOT);
+    expect(c.out).toMatch(/StreamID\s+= 0x3/);
+    expect(c.out).toContain('legal on profile default');
+    const bad = await runCli(['decode', 'cmd', '0x0'], ROOT);
+    expect(bad.out).toContain('CERROR_ILL: opcode 0x0 is reserved');
+    // F_TRANSLATION (0x10) for SID 8 with InputAddr 0x5500000040
+    const e = await runCli(['decode', 'event', '0x800000010', '0', '0x5500000040'], ROOT);
+    expect(e.out).toMatch(/type\s+= 0x10/);
+    expect(e.out).toMatch(/InputAddr\s+= 0x5500000040/);
+  });
+  it('encode then decode gives the fields back; bad fields exit 2', async () => {
+    const enc = await runCli(['encode', 'cd', 'V=1', 'T0SZ=16', 'TG0=4K', 'EPD1=1', 'IPS=48', 'AA64=1', 'R=1', 'A=1', 'ASID=1', 'TTB0=0xa0000000'], ROOT);
+    // DW0: ASID 1 << 48 | A (46) | R (45) | AA64 (41) | IPS 0b101 << 32 | V (31) | EPD1 (30) | T0SZ 16
+    expect(enc.out.split('\n')[0]).toBe('DW0 0x00016205c0000010');
+    const words = enc.out.trim().split('\n').map((l) => l.split(' ')[1]!);
+    const dec = await runCli(['decode', 'cd', ...words], ROOT);
+    expect(dec.out).toMatch(/TTB0\s+= 0xa0000000/);
+    expect(dec.out).toContain('valid on profile default');
+    const bad = await runCli(['encode', 'ste', 'Bogus=1'], ROOT);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/STE has no field 'Bogus'/);
+    const wide = await runCli(['encode', 'ste', 'Config=9'], ROOT);
+    expect(wide.code).toBe(2);
+    expect(wide.err).toMatch(/Config: value 0x9 does not fit DW0\[3:1\]/);
+  });
+  it('encode --at prints mem_write rows a trace can use', async () => {
+    const r = await runCli(['encode', 'ste', 'V=1', 'Config=bypass', '--at', '0x80000040'], ROOT);
+    expect(r.out).toBe('mem_write,0x80000040,0x0000000000000009\n');
+  });
+});
