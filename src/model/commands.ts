@@ -24,7 +24,8 @@ const F = {
   ssid: cf('ssid', 'SubstreamID', 0, 31, 12, S('4.1')),
   sid: cf('sid', 'StreamID', 0, 63, 32, S('4.1')),
   num: cf('num', 'NUM', 0, 16, 12, S('4.4.1.1')),
-  scale: cf('scale', 'SCALE', 0, 24, 20, S('4.4.1.1')),
+  // SCALE is 6 bits with SMMU_IDR5.DS; without DS bit 25 is RES0 (the SMMU reads bits [24:20]).
+  scale: cf('scale', 'SCALE', 0, 25, 20, S('4.4.1.1')),
   vmid: cf('vmid', 'VMID', 0, 47, 32, S('4.4')),
   asid: cf('asid', 'ASID', 0, 63, 48, S('4.4')),
   leaf: cf('leaf', 'Leaf', 1, 0, 0, S('4.3')),
@@ -226,6 +227,7 @@ function rangeIllegal(f: Readonly<Record<string, bigint>>, feat: Features): stri
   if (tg === 0) return undefined; // single address: NUM/SCALE/TTL are RES0 and ignored
   if (!feat.ril) return undefined; // TG is RES0 without SMMU_IDR3.RIL: treated as a single-address invalidation
   const ttl = effectiveTtl(tg, Number(f.ttl), feat);
-  if (f.num === 0n && f.scale === 0n && ttl === 0) return `TG!=0 with NUM=0, SCALE=0 and TTL=0 is reserved${Number(f.ttl) !== ttl ? ' (TTL=1 with a 16K TG counts as 0 without DS)' : ''}`;
+  const scale = feat.ds ? f.scale! : f.scale! & 0x1fn;
+  if (f.num === 0n && scale === 0n && ttl === 0) return `TG!=0 with NUM=0, SCALE=0 and TTL=0 is reserved${Number(f.ttl) !== ttl ? ' (TTL=1 with a 16K TG counts as 0 without DS)' : ''}`;
   return undefined;
 }

@@ -289,7 +289,7 @@ export class Smmu {
         return;
       case 'STRTAB_BASE':
         if (!smmuOff) return this.ignored(reg.name, 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.23)');
-        r.STRTAB_BASE = v & 0x40fffffffffffffc0n & MASK64;
+        r.STRTAB_BASE = v & 0x40ffffffffffffc0n; // RA [62], ADDR [55:6]
         return;
       case 'STRTAB_BASE_CFG':
         if (!smmuOff) return this.ignored(reg.name, 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.24)');
@@ -543,8 +543,9 @@ export class Smmu {
     const leaf = f.leaf === 1n;
     if (tg === 0) return { start: addr, end: addr + 1n, leaf, ttl: 0, tgShift: 0 };
     const gshift = tg === 1 ? 12 : tg === 2 ? 14 : 16;
-    // SCALE values above 39 are treated as 39.
-    const scale = f.scale! > 39n ? 39n : f.scale!;
+    // SCALE is DW0[25:20] with SMMU_IDR5.DS, else DW0[24:20] (bit 25 RES0); values above 39 are treated as 39.
+    const raw = this.features.ds ? f.scale! : f.scale! & 0x1fn;
+    const scale = raw > 39n ? 39n : raw;
     const len = (f.num! + 1n) << (scale + BigInt(gshift));
     return { start: addr, end: addr + len, leaf, ttl: effectiveTtl(tg, Number(f.ttl ?? 0n), this.features), tgShift: gshift };
   }
@@ -559,7 +560,8 @@ export class Smmu {
       } else {
         this.observer.interrupt?.('cmd-sync', 'wired');
       }
-    } else if (cs === 2) {
+    } else if (cs === 2 && this.features.sev) {
+      // SIG_SEV without SMMU_IDR0.SEV behaves as SIG_NONE (§4.7.3).
       this.observer.interrupt?.('cmd-sync', 'sev');
     }
   }
@@ -716,7 +718,8 @@ export class Smmu {
   private cdFor(t: Transaction, s1: S1Params, s2: S2Params | undefined, ssid: number): CdVerdict | TxnResult {
     const cached = this.config.getCd(t.sid, ssid);
     if (cached) return cached.verdict;
-    const readCdMem = (ipa: bigint, size: 8 | 64): bigint[] | WalkFault | 'eabt' => {
+    // A fetch gives the doublewords, a stage-2 fault (CLASS=CD), or the PA whose read aborted.
+    const readCdMem = (ipa: bigint, size: 8 | 64): bigint[] | WalkFault | { eabt: bigint } => {
       let pa = ipa;
       if (s2) {
         const r = this.s2Translate(s2, ipa, { write: false, instr: false, priv: true }, 'CD', true);
@@ -724,10 +727,11 @@ export class Smmu {
         pa = r;
       }
       const q = this.memory.readQwords(pa, size / 8);
-      return q === EABT ? 'eabt' : q;
+      return q === EABT ? { eabt: pa } : q;
     };
-    const faultOf = (x: WalkFault | 'eabt', addr: bigint): TxnResult => (x === 'eabt'
-      ? this.configFault(t, 'F_CD_FETCH', 'CD fetch aborted', { FetchAddr: addr })
+    // §7.3.10: F_CD_FETCH's FetchAddr is the physical address whose read aborted (after stage 2 when nested).
+    const faultOf = (x: WalkFault | { eabt: bigint }): TxnResult => ('eabt' in x
+      ? this.configFault(t, 'F_CD_FETCH', 'CD fetch aborted', { FetchAddr: x.eabt })
       : this.xlateFault(t, x, undefined, s2, 'stage-2 fault on the CD fetch'));
     let cdAddr = s1.contextPtr;
     if (s1.cdMax !== 0) {
@@ -743,7 +747,7 @@ export class Smmu {
         if (l1 === undefined) {
           const addr = l1Base + BigInt(l1i) * 8n;
           const d = readCdMem(addr, 8);
-          if (!Array.isArray(d)) return faultOf(d, addr);
+          if (!Array.isArray(d)) return faultOf(d);
           l1 = d[0]!;
           // Fetched configuration may be cached whether valid or not (§3.21.3); only failed fetches are not.
           this.config.putL1cd(t.sid, l1i, leafBits, l1);
@@ -757,7 +761,7 @@ export class Smmu {
       }
     }
     const q = readCdMem(cdAddr, 64);
-    if (!Array.isArray(q)) return faultOf(q, cdAddr);
+    if (!Array.isArray(q)) return faultOf(q);
     const verdict = interpretCd(decodeCd(q), { features: this.features, world: s1.world, s1stalld: s1.s1stalld });
     this.config.putCd(t.sid, ssid, { qwords: q, verdict, addr: cdAddr });
     return verdict;

@@ -291,7 +291,7 @@ describe('CMD_SYNC completion signals (§4.7.3)', () => {
 
   // §4.7.3 (spec notes §7): "SIG_SEV: WFE wake-up event only if IDR0.SEV==1; otherwise behaves as SIG_NONE."
   // The model's sync() signals 'sev' without checking features.sev.
-  it.failing('CS=SIG_SEV without SMMU_IDR0.SEV (qemu-7.2) behaves as SIG_NONE: no wake-up event', () => {
+  it('CS=SIG_SEV without SMMU_IDR0.SEV (qemu-7.2) behaves as SIG_NONE: no wake-up event', () => {
     const env = makeEnv({ profile: QEMU_72_PROFILE });
     env.cmd('CMD_SYNC', { cs: 2 });
     expect(env.rec.commands).toEqual(['CMD_SYNC']);

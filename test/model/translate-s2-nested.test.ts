@@ -650,7 +650,7 @@ describe('nested: external aborts (F_WALK_EABT, §7.3.12)', () => {
   // IHI0070 §7.3.10 (spec-notes §4.1, F_CD_FETCH): FetchAddr is the PA of the CD access that aborted; with stage 2
   // the CD address is an IPA and the fetch goes to its stage-2 output (the Secure case even says the PA space comes
   // from STE.S2SA).  The model reports the CD IPA (Smmu.cdFor passes cdAddr, not the translated PA).
-  it.failing('an abort on the CD fetch itself: F_CD_FETCH with FetchAddr = the CD PA (not its IPA)', () => {
+  it('an abort on the CD fetch itself: F_CD_FETCH with FetchAddr = the CD PA (not its IPA)', () => {
     const env = nested();
     env.mem.declareAbort(0x10_4000_0040n, 64n);
     expect(env.dma({ sid: SID, addr: VA }).outcome).toBe('fault');
