@@ -28,6 +28,15 @@ export const EVENT_FIELDS = {
   InputAddr: dw('InputAddr', 2, 63, 0, S('7.3.13'), { addr: true }),
   IPA: dw('IPA', 3, 55, 12, S('7.3.13'), { addr: true }),
   FetchAddr: dw('FetchAddr', 3, 55, 3, S('7.3.4'), { addr: true }),
+  // E_PAGE_REQUEST (§7.3.19): the page address, the span and the requested permissions.
+  PageAddr: dw('InputAddr', 2, 63, 12, S('7.3.19'), { addr: true }),
+  Span: dw('Span', 1, 51, 44, S('7.3.19'), { dec: true }),
+  pR: dw('pR', 1, 39, 39, S('7.3.19')),
+  pW: dw('pW', 1, 38, 38, S('7.3.19')),
+  pX: dw('pX', 1, 37, 37, S('7.3.19')),
+  uR: dw('uR', 1, 35, 35, S('7.3.19')),
+  uW: dw('uW', 1, 34, 34, S('7.3.19')),
+  uX: dw('uX', 1, 33, 33, S('7.3.19')),
 } as const satisfies Record<string, FieldDef>;
 
 export type EventFieldName = keyof typeof EVENT_FIELDS;
@@ -65,7 +74,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   { code: 0x13, name: 'F_PERMISSION', spec: S('7.3.16'), fields: ['STAG', 'Stall', 'PnU', 'InD', 'RnW', 'S2', 'CLASS', 'TTRnW', 'InputAddr', 'IPA'] },
   { code: 0x20, name: 'F_TLB_CONFLICT', spec: S('7.3.17'), fields: ['Reason', 'PnU', 'InD', 'RnW', 'S2', 'InputAddr', 'IPA'] },
   { code: 0x21, name: 'F_CFG_CONFLICT', spec: S('7.3.18'), fields: ['Reason32'] },
-  { code: 0x24, name: 'E_PAGE_REQUEST', spec: S('7.3.19'), fields: ['InputAddr'] },
+  { code: 0x24, name: 'E_PAGE_REQUEST', spec: S('7.3.19'), fields: ['uX', 'uW', 'uR', 'pX', 'pW', 'pR', 'Span', 'PageAddr'] },
   { code: 0x25, name: 'F_VMS_FETCH', spec: S('7.3.20'), fields: ['Reason', 'FetchAddr'] },
 ];
 

@@ -18,7 +18,7 @@
 import { decodeCd, interpretCd, L1CD_LAYOUT, type CdParams, type CdVerdict } from './cd.js';
 import { ConfigCache, Tlb, type AddressScope, type CachingPolicy, type TagMatch, type TlbEntry, type TlbKind } from './caches.js';
 import { decodeCommand, effectiveTtl, formatCommand, illegalReason, type Command, type CommandName } from './commands.js';
-import { encodeEvent, type EventFieldName, type EventRecord, type EventName } from './events.js';
+import { encodeEvent, eventType, type EventFieldName, type EventRecord, type EventName } from './events.js';
 import { getField, MASK64 } from './fields.js';
 import { GRANULES } from './granule.js';
 import { EABT, PhysicalMemory } from './memory.js';
@@ -190,7 +190,7 @@ export class Smmu {
       return undefined;
     }
     if (hit.reg.name.startsWith('PRIQ') && !this.features.pri) {
-      return undefined; // PRI queue registers are RES0 without SMMU_IDR0.PRI (§6.3.35)
+      return undefined; // PRI queue registers are RES0 without SMMU_IDR0.PRI (§6.3.33)
     }
     return hit;
   }
@@ -274,7 +274,7 @@ export class Smmu {
       }
       case 'GERROR_IRQ_CFG0':
         if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
-        if (r.IRQ_CTRLACK & IRQ_GERROR) return this.ignored(reg.name, 'read-only while GERROR_IRQEN=1 (§6.3.20)');
+        if (r.IRQ_CTRLACK & IRQ_GERROR) return this.ignored(reg.name, 'read-only while GERROR_IRQEN=1 (§6.3.21)');
         r.GERROR_IRQ_CFG0 = v & 0x00fffffffffffffcn;
         return;
       case 'GERROR_IRQ_CFG1':
@@ -288,15 +288,15 @@ export class Smmu {
         r.GERROR_IRQ_CFG2 = n32 & 0x3f;
         return;
       case 'STRTAB_BASE':
-        if (!smmuOff) return this.ignored(reg.name, 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.23)');
+        if (!smmuOff) return this.ignored(reg.name, 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.24)');
         r.STRTAB_BASE = v & 0x40ffffffffffffc0n; // RA [62], ADDR [55:6]
         return;
       case 'STRTAB_BASE_CFG':
-        if (!smmuOff) return this.ignored(reg.name, 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.24)');
+        if (!smmuOff) return this.ignored(reg.name, 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.25)');
         r.STRTAB_BASE_CFG = n32 & 0x307ff;
         return;
       case 'CMDQ_BASE':
-        if ((r.CR0 & CR0_CMDQEN) || (r.CR0ACK & CR0_CMDQEN)) return this.ignored(reg.name, 'read-only while CMDQEN=1 (§6.3.25)');
+        if ((r.CR0 & CR0_CMDQEN) || (r.CR0ACK & CR0_CMDQEN)) return this.ignored(reg.name, 'read-only while CMDQEN=1 (§6.3.26)');
         r.CMDQ_BASE = v & 0x40ffffffffffffffn;
         return;
       case 'CMDQ_PROD':
@@ -304,15 +304,15 @@ export class Smmu {
         this.consumeCommands();
         return;
       case 'CMDQ_CONS':
-        if ((r.CR0 & CR0_CMDQEN) || (r.CR0ACK & CR0_CMDQEN)) return this.ignored(reg.name, 'SMMU-owned while CMDQEN=1 (§6.3.27)');
+        if ((r.CR0 & CR0_CMDQEN) || (r.CR0ACK & CR0_CMDQEN)) return this.ignored(reg.name, 'SMMU-owned while CMDQEN=1 (§6.3.28)');
         r.CMDQ_CONS = n32 & 0x7f0fffff;
         return;
       case 'EVENTQ_BASE':
-        if ((r.CR0 & CR0_EVENTQEN) || (r.CR0ACK & CR0_EVENTQEN)) return this.ignored(reg.name, 'read-only while EVENTQEN=1 (§6.3.28)');
+        if ((r.CR0 & CR0_EVENTQEN) || (r.CR0ACK & CR0_EVENTQEN)) return this.ignored(reg.name, 'read-only while EVENTQEN=1 (§6.3.29)');
         r.EVENTQ_BASE = v & 0x40ffffffffffffffn;
         return;
       case 'EVENTQ_PROD':
-        if ((r.CR0 & CR0_EVENTQEN) || (r.CR0ACK & CR0_EVENTQEN)) return this.ignored(reg.name, 'SMMU-owned while EVENTQEN=1 (§6.3.30)');
+        if ((r.CR0 & CR0_EVENTQEN) || (r.CR0ACK & CR0_EVENTQEN)) return this.ignored(reg.name, 'SMMU-owned while EVENTQEN=1 (§6.3.95)');
         r.EVENTQ_PROD = n32 & 0x800fffff;
         return;
       case 'EVENTQ_CONS':
@@ -320,7 +320,7 @@ export class Smmu {
         return;
       case 'EVENTQ_IRQ_CFG0':
         if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
-        if (r.IRQ_CTRLACK & IRQ_EVENTQ) return this.ignored(reg.name, 'read-only while EVENTQ_IRQEN=1 (§6.3.32)');
+        if (r.IRQ_CTRLACK & IRQ_EVENTQ) return this.ignored(reg.name, 'read-only while EVENTQ_IRQEN=1 (§6.3.30)');
         r.EVENTQ_IRQ_CFG0 = v & 0x00fffffffffffffcn;
         return;
       case 'EVENTQ_IRQ_CFG1':
@@ -360,7 +360,7 @@ export class Smmu {
   /** Raise an interrupt: an MSI when supported and configured (address != 0), else the wired line. */
   private signal(source: 'eventq' | 'gerror' | 'cmd-sync', addr: bigint, data: number, abortBit: GerrorBit): void {
     if (this.features.msi && addr !== 0n) {
-      // An MSI is a 32-bit write of the data to the address (§6.3.20, §4.7.3).
+      // An MSI is a 32-bit write of the data to the address (§6.3.21, §4.7.3).
       const res = this.memory.write(addr, 4, BigInt(data >>> 0));
       this.observer.interrupt?.(source, 'msi', addr);
       if (res === EABT) this.raiseGerror(abortBit, `MSI write to 0x${addr.toString(16)} aborted`);
@@ -402,7 +402,7 @@ export class Smmu {
         }
         this.execute(cmd);
         this.observer.commandConsumed?.(cmd);
-        // CONS advances past a command once it has been consumed; ERR is kept (§6.3.27).
+        // CONS advances past a command once it has been consumed; ERR is kept (§6.3.28).
         r.CMDQ_CONS = (r.CMDQ_CONS & 0x7f000000) | qInc(r.CMDQ_CONS & 0xfffff, log2);
       }
     } finally {
@@ -656,7 +656,7 @@ export class Smmu {
       return d;
     });
     if (loc.kind === 'bad-streamid') {
-      // §7.3.2: C_BAD_STREAMID is recorded only when CR2.RECINVSID=1; the transaction is aborted either way.
+      // §7.3.3: C_BAD_STREAMID is recorded only when CR2.RECINVSID=1; the transaction is aborted either way.
       if ((this.r.CR2 & 2) === 0) return { outcome: 'abort', detail: `${loc.reason} (C_BAD_STREAMID not recorded: CR2.RECINVSID=0)` };
       return this.configFault(t, 'C_BAD_STREAMID', loc.reason);
     }
@@ -670,7 +670,10 @@ export class Smmu {
   }
 
   private configFault(t: Transaction, type: EventName, detail: string, fields: Partial<Record<EventFieldName, bigint>> = {}): TxnResult {
-    const ev: EventRecord = { type, sid: t.sid, ...(t.ssid !== undefined ? { ssid: t.ssid } : {}), fields };
+    // C_BAD_SUBSTREAMID always carries the SubstreamID being looked up: 0 for traffic without one that
+    // S1DSS=substream0 sends to CD 0 (§7.3.9).
+    const ssid = t.ssid ?? (type === 'C_BAD_SUBSTREAMID' ? 0 : undefined);
+    const ev: EventRecord = { type, sid: t.sid, ...(ssid !== undefined ? { ssid } : {}), fields };
     return { outcome: 'fault', event: ev, detail: `${type}: ${detail}` };
   }
 
@@ -927,6 +930,9 @@ export class Smmu {
     if (f.fault === 'F_WALK_EABT') fields.FetchAddr = (f.fetchAddr ?? 0n) & 0x00fffffffffffff8n;
     else if (f.stage === 2 && f.ipa !== undefined) fields.IPA = f.ipa & 0x00fffffffffff000n;
     if (f.fault === 'F_PERMISSION' && f.class !== 'IN') fields.TTRnW = f.ttrnw ? 1n : 0n;
+    // Keep only the fields this event type has (F_WALK_EABT has no STAG/Stall, §7.3.12).
+    const own = eventType(f.fault).fields;
+    for (const k of Object.keys(fields) as EventFieldName[]) if (!own.includes(k)) delete fields[k];
     const ev: EventRecord = { type: f.fault, sid: t.sid, ...(t.ssid !== undefined ? { ssid: t.ssid } : {}), fields };
     const what = `${f.fault} S2=${f.stage === 2 ? 1 : 0} CLASS=${f.class}${f.level !== undefined ? ` level=${f.level}` : ''}: ${detail}`;
     let record = true;

@@ -1,5 +1,5 @@
 /**
- * The Stream table (IHI0070 §3.3.2, §5.1, §6.3.24): linear and 2-level
+ * The Stream table (IHI0070 §3.3.2, §5.1, §6.3.24, §6.3.25): linear and 2-level
  * formats, the L1STD, and where the STE of a StreamID lives.
  */
 import { dw, type Layout } from './fields.js';
@@ -22,10 +22,10 @@ export interface StrtabConfig {
   readonly split: number;
 }
 
-/** The layout the SMMU actually uses after applying the "behaves as" rules of §6.3.24. */
+/** The layout the SMMU actually uses after applying the "behaves as" rules of §6.3.25. */
 export interface StrtabGeometry {
   readonly twoLevel: boolean;
-  /** Effective base, aligned as §6.3.23 requires. */
+  /** Effective base, aligned as §6.3.24 requires. */
   readonly base: bigint;
   /** Number of StreamIDs in range: 2^MIN(LOG2SIZE, SIDSIZE). */
   readonly sidLimit: number;
@@ -34,12 +34,12 @@ export interface StrtabGeometry {
 }
 
 export function strtabGeometry(c: StrtabConfig, f: Features): StrtabGeometry {
-  // §6.3.24 FMT: values other than 0b00/0b01 behave as linear; 2-level needs SMMU_IDR0.ST_LEVEL.
+  // §6.3.25 FMT: values other than 0b00/0b01 behave as linear; 2-level needs SMMU_IDR0.ST_LEVEL.
   const twoLevel = c.fmt === 1 && f.twoLevelStreamTable;
-  // §6.3.24 SPLIT: 6, 8 or 10; other values behave as 6.
+  // §6.3.25 SPLIT: 6, 8 or 10; other values behave as 6.
   const split = c.split === 8 || c.split === 10 ? c.split : 6;
   const log2 = c.log2size;
-  // §6.3.23 ADDR alignment uses the literal LOG2SIZE: linear to the table size, 2-level to MAX(64 B, L1 size).
+  // §6.3.24 ADDR alignment uses the literal LOG2SIZE: linear to the table size, 2-level to MAX(64 B, L1 size).
   const alignBits = twoLevel ? Math.max(6, log2 - split + 3) : log2 + 6;
   const base = c.base & ~((1n << BigInt(Math.min(alignBits, 56))) - 1n);
   return { twoLevel, base, sidLimit: 2 ** Math.min(log2, f.sidSize), split, log2size: log2 };

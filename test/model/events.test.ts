@@ -336,9 +336,9 @@ describe('event record encode/decode (fast-check, fixed seeds)', () => {
 
   // IHI0070 §7.3.19 (figure readable in the spec copy): E_PAGE_REQUEST holds InputAddr[63:12] at record bits
   // [191:140] (DW2[63:12]), RES0 at [139:116] (DW2[11:0], DW1[63:52]), Span at [115:108] (DW1[51:44]) and the
-  // pR/pW/pX/uR/uW/uX flags at bits 103/102/101/99/98/97 (DW1[39:37], DW1[35:33]).  events.ts gives it a single
-  // 64-bit InputAddr field at DW2[63:0] and no Span or flags.  (PRI is not modelled, so the model never raises it.)
-  it.failing('E_PAGE_REQUEST layout: InputAddr[63:12], Span and the permission flags (§7.3.19)', () => {
+  // pR/pW/pX/uR/uW/uX flags at bits 103/102/101/99/98/97 (DW1[39:37], DW1[35:33]).  (PRI is not modelled, so
+  // the model never raises it; the layout matters for decode.)
+  it('E_PAGE_REQUEST layout: InputAddr[63:12], Span and the permission flags (§7.3.19)', () => {
     const layout = eventLayout('E_PAGE_REQUEST');
     expect(reservedMasks(layout)[2]).toBe(0xfffn);
     expect(layout.fields.map((f) => f.name)).toEqual(expect.arrayContaining(['Span', 'pR', 'pW', 'pX', 'uR', 'uW', 'uX']));

@@ -99,13 +99,15 @@ describe('64-bit registers: 32-bit accesses to each half and whole 64-bit access
     expect(notes(s.rec, 'offset 0x30')).toHaveLength(2);
   });
 
-  // IHI0070 §6.3.24: SMMU_STRTAB_BASE.RA is bit [62], a RW field (bits [61:56] and [63] are RES0).
-  // smmu.ts writeReg('STRTAB_BASE') masks with 0x40fffffffffffffc0n & MASK64 (17 hex digits), which is
-  // 0x0fff_ffff_ffff_ffc0: RA is dropped and RES0 bits [59:56] are stored instead.
-  it('STRTAB_BASE.RA (bit 62) reads back as written (§6.3.24)', () => {
+  // IHI0070 §6.3.24: SMMU_STRTAB_BASE.RA is bit [62], a RW field; ADDR is [55:6]; [63], [61:56] and [5:0] are RES0.
+  // (A mask constant with one hex digit too many once dropped RA and kept bits [59:56].)
+  it('STRTAB_BASE.RA (bit 62) reads back as written and RES0 bits read as zero (§6.3.24)', () => {
     const s = bare();
     s.w64(OFF.STRTAB_BASE, 0x4000_0000_8000_0000n);
     expect(s.r64(OFF.STRTAB_BASE)).toBe(0x4000_0000_8000_0000n);
+    // all ones -> bit 62 | bits [55:6] = 0x4000_0000_0000_0000 | 0x00ff_ffff_ffff_ffc0
+    s.w64(OFF.STRTAB_BASE, 0xffff_ffff_ffff_ffffn);
+    expect(s.r64(OFF.STRTAB_BASE)).toBe(0x40ff_ffff_ffff_ffc0n);
   });
 
   it('CMDQ_BASE keeps RA [62], ADDR [55:5] and LOG2SIZE [4:0]; RES0 bits read as zero', () => {
