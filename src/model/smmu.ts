@@ -117,6 +117,14 @@ export class Smmu {
   private readonly r: Regs;
   /** Command processing re-entrancy guard: an MSI write from CMD_SYNC cannot recurse into the queue. */
   private consuming = false;
+  /**
+   * Interrupts raised and not yet serviced, per source: set when the SMMU
+   * signals (wired or MSI), cleared when software has consumed what caused it
+   * (event queue: CONS catches up with PROD; GERROR: no error left active).
+   * The architecture's outputs are edge-triggered (§3.18); this is the
+   * "interrupt pending" indication a driver's handler would act on.
+   */
+  readonly irqPending = new Set<'eventq' | 'gerror' | 'cmd-sync'>();
 
   constructor(readonly profile: Profile, opts: SmmuOptions = {}) {
     this.features = featuresOf(profile);
@@ -268,6 +276,7 @@ export class Smmu {
         return;
       case 'GERRORN': {
         r.GERRORN = n32 & 0x1fd;
+        if (((r.GERROR ^ r.GERRORN) & 0x1fd) === 0) this.irqPending.delete('gerror');
         // §7.1: acknowledging CMDQ_ERR lets consumption restart from CMDQ_CONS without a PROD write.
         if (!this.gerrorActive('CMDQ_ERR')) this.consumeCommands();
         return;
@@ -317,6 +326,7 @@ export class Smmu {
         return;
       case 'EVENTQ_CONS':
         r.EVENTQ_CONS = n32 & 0x800fffff;
+        if ((r.EVENTQ_CONS & 0xfffff) === (r.EVENTQ_PROD & 0xfffff)) this.irqPending.delete('eventq');
         return;
       case 'EVENTQ_IRQ_CFG0':
         if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
@@ -362,10 +372,12 @@ export class Smmu {
     if (this.features.msi && addr !== 0n) {
       // An MSI is a 32-bit write of the data to the address (§6.3.21, §4.7.3).
       const res = this.memory.write(addr, 4, BigInt(data >>> 0));
+      this.irqPending.add(source);
       this.observer.interrupt?.(source, 'msi', addr);
       if (res === EABT) this.raiseGerror(abortBit, `MSI write to 0x${addr.toString(16)} aborted`);
       return;
     }
+    this.irqPending.add(source);
     this.observer.interrupt?.(source, 'wired');
   }
 
@@ -558,6 +570,7 @@ export class Smmu {
       if (this.features.msi && addr !== 0n) {
         this.signal('cmd-sync', addr, Number(cmd.f.msidata), 'MSI_CMDQ_ABT_ERR');
       } else {
+        this.irqPending.add('cmd-sync');
         this.observer.interrupt?.('cmd-sync', 'wired');
       }
     } else if (cs === 2 && this.features.sev) {

@@ -70,6 +70,8 @@ export interface ReplaySummary {
   commands: Record<string, number>;
   faults: Record<string, number>;
   dma: Record<string, number>;
+  /** Interrupts the SMMU raised, by source and how (`eventq:msi`, `gerror:wired`, `cmd-sync:sev`, ...). */
+  interrupts: Record<string, number>;
   hazards: number;
   checks: CheckCounts;
 }
@@ -88,7 +90,7 @@ export class Replay {
     this.summary = {
       trace: opts.file, variant: opts.variant, profile: opts.profile.name, caching: opts.caching, meta: {},
       rows: { ste: 0, faults: 0, dma: 0 }, ste: { store: 0, cfgi: 0, fetch: 0 },
-      commands: {}, faults: {}, dma: {}, hazards: 0, checks: { matched: 0, explained: 0, mismatched: 0 },
+      commands: {}, faults: {}, dma: {}, interrupts: {}, hazards: 0, checks: { matched: 0, explained: 0, mismatched: 0 },
     };
     this.tracker = new SteTracker((r) => {
       this.summary.rows.ste++;
@@ -111,6 +113,10 @@ export class Replay {
         eventWritten: (e) => this.eventRow('evtq', e, ''),
         eventLost: (e, why) => this.eventRow('lost', e, why),
         gerrorActivated: (bit, detail) => this.fault({ source: 'gerror', type: bit, sid: undefined, ssid: undefined, addr: undefined, detail }),
+        interrupt: (source, how) => {
+          const k = `${source}:${how}`;
+          this.summary.interrupts[k] = (this.summary.interrupts[k] ?? 0) + 1;
+        },
         note: (kind, text) => this.fault({ source: 'model', type: kind.toUpperCase(), sid: undefined, ssid: undefined, addr: undefined, detail: text }),
       },
     });

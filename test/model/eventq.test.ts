@@ -233,3 +233,22 @@ describe('event queue interrupt (§3.18.2, §6.3.30-§6.3.32)', () => {
     expect(env.rec.irqs).toEqual(['eventq:wired']);
   });
 });
+
+describe('interrupt-pending indication', () => {
+  it('is set when the event queue interrupt fires and cleared when CONS catches up with PROD', async () => {
+    const { makeEnv, writeSte } = await import('../helpers/env.js');
+    const env = makeEnv({ enable: false });
+    env.write('IRQ_CTRL', 0x4); // EVENTQ_IRQEN
+    env.write('CR0', 0xd);
+    writeSte(env, 1, { V: 0 }); // V=0: every DMA is C_BAD_STE
+    env.dma({ sid: 1, addr: 0x1000n });
+    // No MSI address programmed: a wired interrupt, pending until serviced.
+    expect(env.rec.irqs).toEqual(['eventq:wired']);
+    expect(env.smmu.irqPending.has('eventq')).toBe(true);
+    // PROD is 1; a CONS write of 0 leaves a record unread, a write of 1 services it.
+    env.write('EVENTQ_CONS', 0);
+    expect(env.smmu.irqPending.has('eventq')).toBe(true);
+    env.write('EVENTQ_CONS', 1);
+    expect(env.smmu.irqPending.has('eventq')).toBe(false);
+  });
+});
