@@ -281,21 +281,9 @@ export class Smmu {
         if (!this.gerrorActive('CMDQ_ERR')) this.consumeCommands();
         return;
       }
-      case 'GERROR_IRQ_CFG0':
-        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
-        if (r.IRQ_CTRLACK & IRQ_GERROR) return this.ignored(reg.name, 'read-only while GERROR_IRQEN=1 (§6.3.21)');
-        r.GERROR_IRQ_CFG0 = v & 0x00fffffffffffffcn;
-        return;
-      case 'GERROR_IRQ_CFG1':
-        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
-        if (r.IRQ_CTRLACK & IRQ_GERROR) return this.ignored(reg.name, 'read-only while GERROR_IRQEN=1');
-        r.GERROR_IRQ_CFG1 = n32;
-        return;
-      case 'GERROR_IRQ_CFG2':
-        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
-        if (r.IRQ_CTRLACK & IRQ_GERROR) return this.ignored(reg.name, 'read-only while GERROR_IRQEN=1');
-        r.GERROR_IRQ_CFG2 = n32 & 0x3f;
-        return;
+      case 'GERROR_IRQ_CFG0': case 'GERROR_IRQ_CFG1': case 'GERROR_IRQ_CFG2':
+      case 'EVENTQ_IRQ_CFG0': case 'EVENTQ_IRQ_CFG1': case 'EVENTQ_IRQ_CFG2':
+        return this.writeIrqCfg(reg.name, v);
       case 'STRTAB_BASE':
         if (!smmuOff) return this.ignored(reg.name, 'read-only while SMMU_CR0.SMMUEN=1 (§6.3.24)');
         r.STRTAB_BASE = v & 0x40ffffffffffffc0n; // RA [62], ADDR [55:6]
@@ -328,25 +316,26 @@ export class Smmu {
         r.EVENTQ_CONS = n32 & 0x800fffff;
         if ((r.EVENTQ_CONS & 0xfffff) === (r.EVENTQ_PROD & 0xfffff)) this.irqPending.delete('eventq');
         return;
-      case 'EVENTQ_IRQ_CFG0':
-        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
-        if (r.IRQ_CTRLACK & IRQ_EVENTQ) return this.ignored(reg.name, 'read-only while EVENTQ_IRQEN=1 (§6.3.30)');
-        r.EVENTQ_IRQ_CFG0 = v & 0x00fffffffffffffcn;
-        return;
-      case 'EVENTQ_IRQ_CFG1':
-        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
-        if (r.IRQ_CTRLACK & IRQ_EVENTQ) return this.ignored(reg.name, 'read-only while EVENTQ_IRQEN=1');
-        r.EVENTQ_IRQ_CFG1 = n32;
-        return;
-      case 'EVENTQ_IRQ_CFG2':
-        if (!this.features.msi) return; // RES0 without SMMU_IDR0.MSI (§6.3.21)
-        if (r.IRQ_CTRLACK & IRQ_EVENTQ) return this.ignored(reg.name, 'read-only while EVENTQ_IRQEN=1');
-        r.EVENTQ_IRQ_CFG2 = n32 & 0x3f;
-        return;
       default:
         if (reg.access === 'RO') return this.ignored(reg.name, 'read-only register');
         this.observer.note?.('unsupported', `${reg.name} is not modelled; the write has no effect`);
     }
+  }
+
+  /**
+   * The MSI configuration registers (§6.3.21-23, §6.3.30-32): RES0 without
+   * SMMU_IDR0.MSI, and read-only while their interrupt is enabled.
+   */
+  private writeIrqCfg(name: string, v: bigint): void {
+    if (!this.features.msi) return;
+    const r = this.r as unknown as Record<string, number | bigint>;
+    const gerror = name.startsWith('GERROR');
+    if (this.r.IRQ_CTRLACK & (gerror ? IRQ_GERROR : IRQ_EVENTQ)) {
+      return this.ignored(name, `read-only while ${gerror ? 'GERROR_IRQEN' : 'EVENTQ_IRQEN'}=1 (§${gerror ? '6.3.21' : '6.3.30'})`);
+    }
+    if (name.endsWith('CFG0')) r[name] = v & 0x00fffffffffffffcn; // ADDR [55:2]
+    else if (name.endsWith('CFG1')) r[name] = Number(v & 0xffffffffn); // DATA
+    else r[name] = Number(v & 0x3fn); // SH [5:4], MemAttr [3:0]
   }
 
   // -------------------------------------------------------------------------
