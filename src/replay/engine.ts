@@ -21,7 +21,7 @@ import { stePlace, type StrtabGeometry } from '../model/streamTable.js';
 import { TraceError, type DmaRow, type Expect, type OpRow, type Row } from '../trace/format.js';
 import type { DmaStreamRow, FaultRow, SteState, StreamSink } from './streams.js';
 import { SteTracker } from './steTracker.js';
-import { equalEntries } from './usedBits.js';
+import { equalEntries } from '../policy/usedBits.js';
 
 /** Low-level rows a driver may produce for an operation (the same kinds a trace holds). */
 export type Action = Exclude<Row, OpRow | { kind: 'meta' }>;

@@ -13,7 +13,7 @@ import type { StreamSink } from './streams.js';
 /** A variant as the runner needs it: a name and, for driver-level traces, a fresh driver per replay. */
 export interface VariantRunSpec {
   readonly name: string;
-  readonly makeDriver?: (() => Driver) | undefined;
+  readonly makeDriver?: ((file: string) => Driver) | undefined;
 }
 
 export interface RunOptions {
@@ -36,7 +36,7 @@ export async function runTrace(path: string, o: RunOptions, sinkFor: (variant: s
   const name = o.displayName ?? path;
   const replays = o.variants.map((v) => new Replay({
     file: name, variant: v.name, profile: o.profile, caching: o.caching,
-    driver: v.makeDriver?.(), ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
+    driver: v.makeDriver?.(name), ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
   }, sinkFor(v.name)));
   let n = 0;
   for await (const row of readTrace(path, { displayName: name })) {

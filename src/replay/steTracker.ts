@@ -12,7 +12,7 @@ import { formatField } from '../model/fields.js';
 import { STE_LAYOUT } from '../model/ste.js';
 import { fieldMask } from '../model/fields.js';
 import type { SteRow, SteState } from './streams.js';
-import { classifyStore, steUsedMask } from './usedBits.js';
+import { classifyStore, steUsedMask } from '../policy/usedBits.js';
 
 interface PendingStore {
   readonly line: number;
