@@ -6,7 +6,9 @@
 import yargs, { type Argv } from 'yargs';
 import { PROFILES, profileByName } from '../src/model/profiles.js';
 import type { CachingPolicy } from '../src/model/caches.js';
-import { checkCommand, replayCommand } from '../src/report/commands.js';
+import { checkCommand, replayCommand, reportError } from '../src/report/commands.js';
+import { compareCommand } from '../src/report/compare.js';
+import { loadVariantFile, registeredVariants } from '../src/policy/registry.js';
 import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.js';
 import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.js';
 import { EXIT_ERROR, type Io } from '../src/report/io.js';
@@ -15,7 +17,8 @@ import type { GranuleName } from '../src/model/granule.js';
 
 function commonReplayOptions<T>(y: Argv<T>) {
   return y
-    .option('variant', { type: 'string', array: true, describe: 'driver-policy variant(s); traces without op rows use "hw"' })
+    .option('variant', { type: 'string', array: true, describe: `driver-policy variant(s) for traces with op rows (default: all: ${registeredVariants().map((v) => v.name).join(', ')}); traces without op rows use "hw"` })
+    .option('variant-file', { type: 'string', array: true, describe: 'load a variant of your own (JSON choices, or an ES module exporting one); see docs/variants.md' })
     .option('profile', { type: 'string', default: 'default', choices: [...PROFILES.keys()], describe: 'implementation profile (ID registers and optional behaviours)' })
     .option('caching', { type: 'string', default: 'max', choices: ['max', 'none'], describe: 'max: keep every entry the architecture allows; none: no caching' })
     .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 4096)' });
@@ -28,6 +31,15 @@ function capPages(mib: number | undefined): number | undefined {
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let code: number | undefined;
   let failed = false;
+  // --variant-file is loaded before the command runs, so its variants are known to it.
+  const withVariants = async (files: readonly string[] | undefined, run: () => Promise<number>): Promise<number> => {
+    try {
+      for (const f of files ?? []) await loadVariantFile(f, io.cwd);
+    } catch (e) {
+      return reportError(e, io);
+    }
+    return run();
+  };
   // yargs may still call a command's handler after its validation failed (exitProcess(false)): a failure wins.
   const set = (p: Promise<number> | number): Promise<void> => Promise.resolve(p).then((c) => { if (!failed) code = c; });
   const parser = yargs([...argv])
@@ -37,20 +49,30 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .positional('trace', { type: 'string', array: true, describe: 'trace files (.csv or .csv.gz)' })
       .option('out', { type: 'string', describe: 'write <out>/<trace-stem>/<variant>.<stream>.csv instead of printing the streams' })
       .option('json', { type: 'boolean', default: false, describe: 'print a machine-readable summary per trace x variant' }),
-    (a) => failed ? undefined : set(replayCommand({
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => replayCommand({
       traces: a.trace as string[], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
       out: a.out, json: a.json, ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
-    }, io)))
+    }, io))))
     .command('check [trace..]', 'compare the streams of traces (default: every trace under traces/) with golden/<trace>/<variant>.<stream>.csv', (y) => commonReplayOptions(y)
       .positional('trace', { type: 'string', array: true, describe: 'trace files; default: traces/*.csv and traces/*.csv.gz' })
       .option('update', { alias: 'u', type: 'boolean', default: false, describe: 'write the golden files (atomically) instead of comparing; review the result with git diff' })
       .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
       .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' }),
-    (a) => failed ? undefined : set(checkCommand({
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => checkCommand({
       traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
       tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
-    }, io)))
+    }, io))))
+    .command('compare <trace> <variantA> <variantB>', 'replay a trace under two driver-policy variants and diff their streams', (y) => commonReplayOptions(y)
+      .positional('trace', { type: 'string', describe: 'a trace with op rows' })
+      .positional('variantA', { type: 'string' })
+      .positional('variantB', { type: 'string' })
+      .option('semantic', { type: 'boolean', default: false, describe: 'compare STEs only on the bits each entry uses (the used-bits rule); the raw diff is shown too' }),
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => compareCommand({
+      trace: a.trace!, a: a.variantA!, b: a.variantB!, semantic: a.semantic,
+      profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
+    }, io))))
     .command('decode <kind> [qword..]', 'print the fields of an STE, CD, command, event record, L1STD, L1CD or translation table descriptor', (y) => y
       .positional('kind', { type: 'string', choices: DECODE_KINDS as unknown as string[], describe: 'structure' })
       .positional('qword', { type: 'string', array: true, describe: '64-bit words, DW0 first (missing ones are zero)' })
@@ -110,7 +132,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return set(EXIT_ERROR);
       }
     })
-    .demandCommand(1, 'give a command: replay, check, decode or encode')
+    .demandCommand(1, 'give a command: replay, check, compare, decode or encode')
     .strict()
     .help()
     .version(false)

@@ -24,7 +24,7 @@ import { CfgStorage } from './cfgStorage.js';
 import { alwaysBreakPlan, hitlessPlan, inOrderPlan, type Plan, type Step } from './entryWriter.js';
 import { parseOpArgs, type ArgValue } from './ops.js';
 import { IoPgtable, LINUX_MAIR, parseProt, type Leaf, type Prot } from './pgtable.js';
-import { cdUsed, classifyStore, steUpdateSafe, steUsed, steUsedMask, type Entry } from './usedBits.js';
+import { CD_RULES, cdUsed, classifyStore, STE_RULES, steUpdateSafe, steUsed, steUsedMask, type Entry } from './usedBits.js';
 import type { Variant } from './variant.js';
 
 type DomainType = 's1' | 's2' | 'nested' | 'identity' | 'blocked';
@@ -543,12 +543,20 @@ export class DriverEngine implements Driver {
   private writeSte(sid: number, addr: bigint, current: Entry, target: Entry): void {
     const plan = this.stePlan(sid, current, target);
     if (!plan) return;
+    this.warnUnusedBits(plan, `STE of StreamID 0x${sid.toString(16)}`, sid);
     this.execute(plan, addr, current, target, () => {
       this.cmd('CFGI_STE', { sid, leaf: 1 });
       this.sync();
-    }, sid);
+    }, { kind: 'ste', sid });
     const translating = (target[0]! & 1n) === 1n && (field('Config', target) & 4n) === 4n && field('Config', target) !== CFG.bypass;
     if (this.variant.prefetch && plan.steps.length && (this.variant.builder === 'modern' || translating)) this.cmd('PREFETCH_CONFIG', { sid });
+  }
+
+  /** The used-bits writer's WARN_ON_ONCE: the target sets bits its used-bits function says are unused. */
+  private warnUnusedBits(plan: Plan, what: string, sid: number): void {
+    for (const u of plan.unusedTargetBits ?? []) {
+      this.ctx.driverFault('WARN', `arm_smmu_entry_qword_diff: the target ${what} sets bits 0x${u.bits.toString(16)} of qword ${u.qword} that its used bits do not cover`, sid);
+    }
   }
 
   private stePlan(sid: number, current: Entry, target: Entry): Plan | undefined {
@@ -605,15 +613,17 @@ export class DriverEngine implements Driver {
    * bits it uses).  Each window in which a live STE is unsafe or has V=0 is
    * one hazard row, at the store that opens it.
    */
-  private execute(plan: Plan, addr: bigint, initial: Entry, target: Entry, doSync: () => void, sid?: number): void {
-    const hazards = sid !== undefined && (initial[0]! & 1n) === 1n ? windows(plan, initial, target) : new Map<number, string>();
+  private execute(plan: Plan, addr: bigint, initial: Entry, target: Entry, doSync: () => void, what: HazardTarget): void {
+    const vBit = what.kind === 'ste' ? 0n : 31n;
+    const live = ((initial[0]! >> vBit) & 1n) === 1n;
+    const hazards = live ? windows(plan, initial, target, what.kind === 'ste' ? STE_RULES : CD_RULES, vBit) : new Map<number, Window>();
     const cur = [...initial];
     plan.steps.forEach((step, i) => {
       if (step.kind === 'sync') return doSync();
       cur[step.qword] = step.value;
       this.mem(addr + BigInt(8 * step.qword), step.value);
       const w = hazards.get(i);
-      if (w) this.ctx.hazard(w.startsWith('invalid') ? 'invalid' : 'unsafe', hazardDetail(sid!, step.qword, cur, initial, target, w, this.ctx), sid);
+      if (w) this.ctx.hazard(w.kind, hazardDetail(what, step.qword, cur, initial, target, w, this.ctx), what.sid);
     });
   }
 
@@ -658,10 +668,11 @@ export class DriverEngine implements Driver {
       : this.variant.liveUpdate === 'nosync' ? inOrderPlan(current, target, false)
         : this.variant.liveUpdate === 'torn' ? inOrderPlan(current, target, true)
           : hitlessPlan(current, target, cdUsed);
+    this.warnUnusedBits(plan, `CD ${ssid} of StreamID 0x${m.sids[0]!.toString(16)}`, m.sids[0]!);
     this.execute(plan, addr, current, target, () => {
       for (const sid of m.sids) this.cmd('CFGI_CD', { sid, ssid, leaf: 1 });
       this.sync();
-    });
+    }, { kind: 'cd', sid: m.sids[0]!, ssid });
   }
 
   // -------------------------------------------------------------------------
@@ -890,46 +901,50 @@ function ctz(v: bigint): number {
   return n;
 }
 
+/** Which entry a plan writes, for hazard rows. */
+type HazardTarget = { readonly kind: 'ste'; readonly sid: number } | { readonly kind: 'cd'; readonly sid: number; readonly ssid: number };
+
+interface Window {
+  readonly kind: 'invalid' | 'unsafe';
+  stores: number;
+  syncs: number;
+}
+
 /**
  * The hazard windows of a plan: for each store that makes a live entry unsafe
  * or invalid after a safe state, the kind and how long the window lasts.
  */
-function windows(plan: Plan, initial: Entry, target: Entry): Map<number, string> {
-  const out = new Map<number, string>();
+function windows(plan: Plan, initial: Entry, target: Entry, rules: typeof STE_RULES, vBit: bigint): Map<number, Window> {
+  const out = new Map<number, Window>();
   const cur = [...initial];
-  let open: { at: number; kind: string; stores: number; syncs: number } | undefined;
-  const close = () => {
-    if (open) out.set(open.at, `${open.kind}:${open.stores}:${open.syncs}`);
-    open = undefined;
-  };
+  let open: Window | undefined;
   plan.steps.forEach((step, i) => {
     if (step.kind === 'sync') {
       if (open) open.syncs++;
       return;
     }
     cur[step.qword] = step.value;
-    const state = classifyStore(cur, initial, target);
+    const state = classifyStore(cur, initial, target, rules, vBit);
     if (state === 'invalid' || state === 'unsafe') {
       if (open) open.stores++;
-      else open = { at: i, kind: state, stores: 1, syncs: 0 };
+      else out.set(i, (open = { kind: state, stores: 1, syncs: 0 }));
     } else {
-      close();
+      open = undefined;
     }
   });
-  close();
   return out;
 }
 
 /** What a transaction arriving during an unsafe or V=0 window gets, and which fields are mixed. */
-function hazardDetail(sid: number, qword: number, cur: Entry, initial: Entry, target: Entry, window: string, ctx: DriverContext): string {
-  const [kind, stores, syncs] = window.split(':');
-  const span = `for ${stores} store${stores === '1' ? '' : 's'} and ${syncs} sync${syncs === '1' ? '' : 's'}`;
-  const where = `StreamID 0x${sid.toString(16)} from the store to qword ${qword}, ${span}`;
-  if (kind === 'invalid') return `${where}: V=0, a transaction gets C_BAD_STE`;
-  const verdict = interpretSte(decodeSte(cur), { features: ctx.smmu.features, e2h: (Number(ctx.smmu.reg('CR2')) & 1) === 1 });
-  const used = steUsedMask(cur);
+function hazardDetail(what: HazardTarget, qword: number, cur: Entry, initial: Entry, target: Entry, w: Window, ctx: DriverContext): string {
+  const span = `for ${w.stores} store${w.stores === 1 ? '' : 's'} and ${w.syncs} sync${w.syncs === 1 ? '' : 's'}`;
+  const entry = what.kind === 'ste' ? `STE of StreamID 0x${what.sid.toString(16)}` : `CD ${what.ssid} of StreamID 0x${what.sid.toString(16)}`;
+  const where = `${entry} from the store to qword ${qword}, ${span}`;
+  if (w.kind === 'invalid') return `${where}: V=0, a transaction gets ${what.kind === 'ste' ? 'C_BAD_STE' : 'C_BAD_CD'}`;
+  const layout = what.kind === 'ste' ? STE_LAYOUT : CD_LAYOUT;
+  const used = what.kind === 'ste' ? steUsedMask(cur) : cdUsed(cur);
   const mixed: string[] = [];
-  for (const f of STE_LAYOUT.fields as readonly FieldDef[]) {
+  for (const f of layout.fields as readonly FieldDef[]) {
     const m = fieldMask(f) & (used[f.qword] ?? 0n);
     if (m === 0n) continue;
     const c = (cur[f.qword] ?? 0n) & m;
@@ -937,11 +952,15 @@ function hazardDetail(sid: number, qword: number, cur: Entry, initial: Entry, ta
     const n = (target[f.qword] ?? 0n) & m;
     if (o !== n) mixed.push(`${f.name}:${c === o ? 'old' : c === n ? 'new' : 'neither'}`);
   }
-  const outcome = verdict.kind === 'illegal' ? `C_BAD_STE (ILLEGAL: ${verdict.reason})`
-    : verdict.kind === 'invalid' ? 'C_BAD_STE'
-      : verdict.kind === 'abort' ? 'termination without an event (Config=abort)'
-        : verdict.kind === 'bypass' ? 'bypass'
-          : verdict.kind === 'unsupported' ? 'an unsupported configuration'
-            : 'translation through a mixed configuration';
+  let outcome = 'translation through a mixed configuration';
+  if (what.kind === 'ste') {
+    const verdict = interpretSte(decodeSte(cur), { features: ctx.smmu.features, e2h: (Number(ctx.smmu.reg('CR2')) & 1) === 1 });
+    outcome = verdict.kind === 'illegal' ? `C_BAD_STE (ILLEGAL: ${verdict.reason})`
+      : verdict.kind === 'invalid' ? 'C_BAD_STE'
+        : verdict.kind === 'abort' ? 'termination without an event (Config=abort)'
+          : verdict.kind === 'bypass' ? 'bypass'
+            : verdict.kind === 'unsupported' ? 'an unsupported configuration'
+              : outcome;
+  }
   return `${where}: a transaction gets ${outcome}; ${mixed.join(' ')}`;
 }

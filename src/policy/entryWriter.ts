@@ -17,6 +17,11 @@ export interface Plan {
   readonly steps: readonly Step[];
   /** The used-bits writer's verdict: no V=0 store and at most one critical qword. */
   readonly hitless: boolean;
+  /**
+   * Qwords in which the target sets bits its own used bits do not cover: the
+   * writer's WARN_ON_ONCE (the builders and the used-bits function disagree).
+   */
+  readonly unusedTargetBits?: readonly { readonly qword: number; readonly bits: bigint }[];
 }
 
 const NUM_QWORDS = 8;
@@ -53,10 +58,12 @@ export function hitlessPlan(current: Entry, target: Entry, used: UsedFn, safe?: 
     for (let i = 0; i < NUM_QWORDS; i++) curUsed[i] = curUsed[i]! & ~(s[i]! & curUsed[i]! & tgtUsed[i]!);
   }
   const unused = new Array<bigint>(NUM_QWORDS);
+  const unusedTargetBits: { qword: number; bits: bigint }[] = [];
   let critical = 0;
   for (let i = 0; i < NUM_QWORDS; i++) {
     const c = current[i] ?? 0n;
     const t = target[i] ?? 0n;
+    if ((t & ~tgtUsed[i]!) !== 0n) unusedTargetBits.push({ qword: i, bits: t & ~tgtUsed[i]! });
     unused[i] = (c & curUsed[i]!) | (t & ~curUsed[i]! & ALL);
     if ((unused[i]! & tgtUsed[i]!) !== t) critical |= 1 << i;
   }
@@ -68,17 +75,17 @@ export function hitlessPlan(current: Entry, target: Entry, used: UsedFn, safe?: 
     entrySet(steps, entry, unused, 0, NUM_QWORDS);
     entrySet(steps, entry, target, ci, 1);
     entrySet(steps, entry, target, 0, NUM_QWORDS);
-    return { steps, hitless: true };
+    return { steps, hitless: true, unusedTargetBits };
   }
   if (count > 1) {
     unused[0] = 0n;
     entrySet(steps, entry, unused, 0, 1);
     entrySet(steps, entry, target, 1, NUM_QWORDS - 1);
     entrySet(steps, entry, target, 0, 1);
-    return { steps, hitless: false };
+    return { steps, hitless: false, unusedTargetBits };
   }
   entrySet(steps, entry, target, 0, NUM_QWORDS);
-  return { steps, hitless: true };
+  return { steps, hitless: true, unusedTargetBits };
 }
 
 /** Control: every change goes through V=0 (qword 0 := 0, sync, qwords 1..7, sync, qword 0, sync). */

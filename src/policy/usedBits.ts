@@ -104,10 +104,16 @@ export function equalEntries(a: readonly bigint[], b: readonly bigint[]): boolea
 }
 
 /** Bits to compare: the current entry's used bits without the update-safe bits against `other`. */
-function compareMask(cur: Entry, other: Entry, used: readonly bigint[]): bigint[] {
-  const safe = steUpdateSafe(cur, other);
-  return used.map((u, i) => u & ~safe[i]!);
+function compareMask(cur: Entry, other: Entry, used: readonly bigint[], safe: SafeFn | undefined): bigint[] {
+  if (!safe) return [...used];
+  const s = safe(cur, other);
+  return used.map((u, i) => u & ~s[i]!);
 }
+
+/** The STE rules the STE stream and the hazard analysis use: newest used bits and update-safe bits. */
+export const STE_RULES: { readonly used: UsedFn; readonly safe: SafeFn | undefined } = { used: steUsedMask, safe: steUpdateSafe };
+/** The CD rules: CD used bits, no update-safe bits. */
+export const CD_RULES: { readonly used: UsedFn; readonly safe: SafeFn | undefined } = { used: cdUsed, safe: undefined };
 
 /**
  * How an entry looks to the SMMU right after a store, against the entry at the
@@ -117,17 +123,18 @@ function compareMask(cur: Entry, other: Entry, used: readonly bigint[]): bigint[
  * - `old` / `new`: equal to one of them;
  * - `safe`: equal to `old` or `new` on every bit the current entry uses, so a
  *   transaction arriving now gets what it got before or what it will get;
- * - `invalid`: V=0 while the old entry was not (transactions now get
- *   C_BAD_STE); a V=0 step of installing an entry into an invalid slot is
- *   `safe`, since nothing changes for traffic;
+ * - `invalid`: V=0 while neither the old nor the new entry is invalid
+ *   (transactions now get C_BAD_STE / C_BAD_CD); a V=0 step of installing an
+ *   entry into an invalid slot, or of invalidating one, is `safe`;
  * - `unsafe`: any other mix.
+ * The valid bit is bit 0 of an STE and bit 31 of a CD; `rules` says which.
  */
-export function classifyStore(cur: Entry, old: Entry, next: Entry): 'old' | 'new' | 'invalid' | 'safe' | 'unsafe' {
+export function classifyStore(cur: Entry, old: Entry, next: Entry, rules = STE_RULES, vBit = 0n): 'old' | 'new' | 'invalid' | 'safe' | 'unsafe' {
   if (equalEntries(cur, old)) return 'old';
   if (equalEntries(cur, next)) return 'new';
-  const used = steUsedMask(cur);
-  if (equalOnMask(cur, old, compareMask(cur, old, used))) return 'safe';
-  if (((cur[0] ?? 0n) & 1n) === 0n) return 'invalid';
-  if (equalOnMask(cur, next, compareMask(cur, next, used))) return 'safe';
+  const used = rules.used(cur);
+  if (equalOnMask(cur, old, compareMask(cur, old, used, rules.safe))) return 'safe';
+  if (equalOnMask(cur, next, compareMask(cur, next, used, rules.safe))) return 'safe';
+  if ((((cur[0] ?? 0n) >> vBit) & 1n) === 0n) return 'invalid';
   return 'unsafe';
 }

@@ -1,0 +1,133 @@
+/**
+ * `smmu-replay compare <trace> <variantA> <variantB> [--semantic]`: replay one
+ * trace under two variants (one parse feeds both), show their summaries side
+ * by side, a unified diff per stream, and one verdict line per stream.
+ *
+ * With --semantic the STE stream is compared on what the SMMU can use: the
+ * entries at each invalidation and fetch, as their used fields (the
+ * `summary` column), so two variants that store different values only in
+ * bits the entry ignores show no effective difference; the raw comparison
+ * is printed too.
+ */
+import { relative, resolve } from 'node:path';
+import type { CachingPolicy } from '../model/caches.js';
+import type { Profile } from '../model/profiles.js';
+import { chooseVariants } from '../policy/registry.js';
+import type { ReplaySummary } from '../replay/engine.js';
+import { runTrace, traceHasOps } from '../replay/run.js';
+import { STREAMS, type StreamName } from '../replay/streams.js';
+import { TextStreams } from './csv.js';
+import { unifiedDiff } from './golden.js';
+import { reportError } from './commands.js';
+import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, paint, paintDiff, useColour, type Io } from './io.js';
+
+export interface CompareOptions {
+  readonly trace: string;
+  readonly a: string;
+  readonly b: string;
+  readonly semantic: boolean;
+  readonly profile: Profile;
+  readonly caching: CachingPolicy;
+  readonly memoryCapPages?: number;
+}
+
+/** The semantic projection of an STE stream: cfgi and fetch rows without the raw doubleword columns. */
+export function semanticSte(text: string): string {
+  const lines = text.split('\n');
+  const out = ['line,sid,action,state,summary'];
+  for (const l of lines.slice(1)) {
+    if (!l) continue;
+    const cells = l.split(',');
+    if (cells[2] === 'store') continue;
+    out.push([cells[0], cells[1], cells[2], cells[5], cells.slice(6).join(',')].join(','));
+  }
+  return out.join('\n') + '\n';
+}
+
+function counts(s: ReplaySummary): [string, string][] {
+  const syncs = s.commands.CMD_SYNC ?? 0;
+  const cfgi = Object.entries(s.commands).filter(([k]) => k.startsWith('CFGI')).reduce((n, [, v]) => n + v, 0);
+  const tlbi = Object.entries(s.commands).filter(([k]) => k.startsWith('TLBI')).reduce((n, [, v]) => n + v, 0);
+  const evtq = Object.entries(s.faults).filter(([k]) => !k.includes(':')).reduce((n, [, v]) => n + v, 0);
+  const driver = Object.entries(s.faults).filter(([k]) => k.startsWith('driver:')).reduce((n, [, v]) => n + v, 0);
+  const fmt = (m: Record<string, number>) => Object.entries(m).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
+  return [
+    ['STE stores', String(s.ste.store)], ['STE cfgi / fetch', `${s.ste.cfgi} / ${s.ste.fetch}`],
+    ['CMD_SYNC', String(syncs)], ['CFGI_* / TLBI_*', `${cfgi} / ${tlbi}`],
+    ['events recorded', String(evtq)], ['hazards', String(s.hazards)], ['driver rows', String(driver)],
+    ['DMA outcomes', fmt(s.dma)],
+  ];
+}
+
+export async function compareCommand(o: CompareOptions, io: Io): Promise<number> {
+  const abs = resolve(io.cwd, o.trace);
+  const display = relative(io.cwd, abs) || o.trace;
+  let streams: Map<string, TextStreams>;
+  let summaries: ReplaySummary[];
+  try {
+    const hasOps = await traceHasOps(abs);
+    const specs = chooseVariants([o.a, o.b], hasOps);
+    if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
+    if (o.a === o.b) throw new Error('compare needs two different variants');
+    streams = new Map();
+    const results = await runTrace(abs, {
+      profile: o.profile, caching: o.caching, variants: specs, displayName: display,
+      ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
+    }, (v) => {
+      const s = new TextStreams();
+      streams.set(v, s);
+      return s;
+    });
+    summaries = results.map((r) => r.summary);
+  } catch (e) {
+    return reportError(e, io);
+  }
+  const colour = useColour(io);
+  const [sa, sb] = summaries as [ReplaySummary, ReplaySummary];
+  io.stdout(paint(colour, 'bold', `== ${display}: ${o.a} vs ${o.b}${o.semantic ? ' (semantic)' : ''}`) + '\n');
+  const ca = counts(sa);
+  const cb = counts(sb);
+  const w0 = Math.max(...ca.map(([k]) => k.length));
+  const w1 = Math.max(o.a.length, ...ca.map(([, v]) => v.length));
+  io.stdout(`   ${''.padEnd(w0)}  ${o.a.padEnd(w1)}  ${o.b}\n`);
+  ca.forEach(([k, va], i) => io.stdout(`   ${k.padEnd(w0)}  ${va.padEnd(w1)}  ${cb[i]![1]}\n`));
+  const verdicts: string[] = [];
+  let differs = false;
+  for (const st of STREAMS) {
+    const ta = streams.get(o.a)!.get(st);
+    const tb = streams.get(o.b)!.get(st);
+    const raw = unifiedDiff(`${st}`, ta, tb).replace(`--- a/${st}`, `--- ${o.a}.${st}.csv`).replace(`+++ b/${st}`, `+++ ${o.b}.${st}.csv`);
+    if (st === 'ste' && o.semantic) {
+      const sem = unifiedDiff('ste', semanticSte(ta), semanticSte(tb)).replace('--- a/ste', `--- ${o.a}.ste (used fields)`).replace('+++ b/ste', `+++ ${o.b}.ste (used fields)`);
+      if (sem) {
+        differs = true;
+        verdicts.push(`ste: effective difference (${rowDelta(semanticSte(ta), semanticSte(tb))})`);
+        io.stdout(paintDiff(colour, sem));
+      } else {
+        verdicts.push(raw ? `ste: no effective difference (raw streams differ: ${rowDelta(ta, tb)})` : 'ste: identical');
+      }
+      if (raw) io.stdout(paint(colour, 'dim', '-- raw STE stream diff') + '\n' + paintDiff(colour, raw));
+      continue;
+    }
+    if (raw) {
+      differs = true;
+      verdicts.push(`${st}: differ (${rowDelta(ta, tb)})`);
+      io.stdout(paintDiff(colour, raw));
+    } else {
+      verdicts.push(`${st}: identical`);
+    }
+  }
+  for (const v of verdicts) io.stdout(`${v}\n`);
+  return differs ? EXIT_DIFF : EXIT_SAME;
+}
+
+function rowDelta(a: string, b: string): string {
+  const ra = new Set(a.split('\n'));
+  const rb = new Set(b.split('\n'));
+  const onlyA = [...ra].filter((l) => l && !rb.has(l)).length;
+  const onlyB = [...rb].filter((l) => l && !ra.has(l)).length;
+  return `${onlyA} row${onlyA === 1 ? '' : 's'} only in A, ${onlyB} only in B`;
+}
+
+export type { StreamName };
+export { EXIT_ERROR };
