@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { SteTracker } from '../../src/replay/steTracker.js';
 import type { SteRow } from '../../src/replay/streams.js';
-import { classifyStore, steUsedMask } from '../../src/replay/usedBits.js';
+import { classifyStore, steUsedMask } from '../../src/policy/usedBits.js';
 import { steQwords } from '../helpers/env.js';
 
 // Entries used below (doublewords from the STE field table, IHI0070 §5.2):
