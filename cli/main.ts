@@ -8,7 +8,7 @@ import { PROFILES, profileByName } from '../src/model/profiles.js';
 import type { CachingPolicy } from '../src/model/caches.js';
 import { checkCommand, replayCommand, reportError } from '../src/report/commands.js';
 import { compareCommand } from '../src/report/compare.js';
-import { loadVariantFile, registeredVariants } from '../src/policy/registry.js';
+import { loadVariantFile, unloadVariant, registeredVariants } from '../src/policy/registry.js';
 import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.js';
 import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.js';
 import { EXIT_ERROR, type Io } from '../src/report/io.js';
@@ -31,14 +31,20 @@ function capPages(mib: number | undefined): number | undefined {
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let code: number | undefined;
   let failed = false;
-  // --variant-file is loaded before the command runs, so its variants are known to it.
+  // --variant-file is loaded before the command runs, so its variants are known
+  // to it, and forgotten after it, so one process can run main() again.
   const withVariants = async (files: readonly string[] | undefined, run: () => Promise<number>): Promise<number> => {
+    const loaded: string[] = [];
     try {
-      for (const f of files ?? []) await loadVariantFile(f, io.cwd);
-    } catch (e) {
-      return reportError(e, io);
+      try {
+        for (const f of files ?? []) loaded.push((await loadVariantFile(f, io.cwd)).name);
+      } catch (e) {
+        return reportError(e, io);
+      }
+      return await run();
+    } finally {
+      for (const n of loaded) unloadVariant(n);
     }
-    return run();
   };
   // yargs may still call a command's handler after its validation failed (exitProcess(false)): a failure wins.
   const set = (p: Promise<number> | number): Promise<void> => Promise.resolve(p).then((c) => { if (!failed) code = c; });

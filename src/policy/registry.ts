@@ -67,6 +67,16 @@ export function validateVariant(o: Record<string, unknown>): string[] {
   if (typeof o.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(o.name)) problems.push('name must be a word of letters, digits, dot, dash or underscore');
   if (o.name === 'hw') problems.push("'hw' is reserved for traces without op rows");
   if (typeof o.description !== 'string') problems.push('description must be a string');
+  if (o.hooks !== undefined) {
+    const h = o.hooks as Record<string, unknown> | null;
+    if (typeof h !== 'object' || h === null) problems.push('hooks must be an object of functions');
+    else {
+      for (const [k, f] of Object.entries(h)) {
+        if (k !== 'adjustSte') problems.push(`unknown hook '${k}' (known: adjustSte)`);
+        else if (typeof f !== 'function') problems.push(`hooks.${k} must be a function (hooks need an ES module variant file, not JSON)`);
+      }
+    }
+  }
   for (const k of Object.keys(o)) {
     if (k === 'name' || k === 'description' || k === 'extends' || k === 'hooks') continue;
     const allowed = CHOICES[k];
@@ -118,6 +128,11 @@ export async function loadVariantFile(path: string, cwd: string): Promise<Varian
   return v;
 }
 
+/** Forget a variant loaded from a file (bundled variants stay). */
+export function unloadVariant(name: string): void {
+  if (!BUILTIN_VARIANTS.some((b) => b.name === name)) registry.delete(name);
+}
+
 /**
  * The variants to replay a trace under.  Without `op` rows only `hw`
  * applies; with them, the named variants (or all registered ones).
@@ -129,10 +144,11 @@ export function chooseVariants(names: readonly string[] | undefined, hasOps: boo
   }
   if (!names || names.length === 0) return registeredVariants().map(runSpec);
   const out: VariantRunSpec[] = [];
-  for (const n of names.flatMap((x) => x.split(','))) {
+  for (const n of names.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '')) {
     const v = registry.get(n);
     if (!v) return `unknown variant '${n}' (known: ${[...registry.keys()].join(', ')})`;
     out.push(runSpec(v));
   }
+  if (out.length === 0) return `no variant named in '${names.join(',')}'`;
   return out;
 }

@@ -205,7 +205,8 @@ export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<numb
         differences++;
         io.stdout(paint(colour, 'red', `DIFF ${t.trace} [${r.variant}] ${s} (golden ${rel})`) + '\n');
         io.stdout(paintDiff(colour, d));
-        io.stdout(`   reproduce: smmu-replay replay ${t.trace} --variant ${r.variant}${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}\n`);
+        const opts = `${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`;
+        io.stdout(`   reproduce: smmu-replay replay ${t.trace} --variant ${r.variant}${opts}\n`);
       }
     }
   }

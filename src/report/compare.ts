@@ -31,15 +31,26 @@ export interface CompareOptions {
   readonly memoryCapPages?: number;
 }
 
-/** The semantic projection of an STE stream: cfgi and fetch rows without the raw doubleword columns. */
+/**
+ * The semantic projection of an STE stream: what the SMMU could use at each
+ * trace line.  Store rows go (a store is not visible until a CFGI_STE), the
+ * raw doubleword columns go, and a cfgi row that repeats the previous row of
+ * the same StreamID on the same line (another sync of an unchanged entry)
+ * goes: sync counts are compared in the summary table instead.
+ */
 export function semanticSte(text: string): string {
   const lines = text.split('\n');
   const out = ['line,sid,action,state,summary'];
+  const last = new Map<string, string>();
   for (const l of lines.slice(1)) {
     if (!l) continue;
     const cells = l.split(',');
     if (cells[2] === 'store') continue;
-    out.push([cells[0], cells[1], cells[2], cells[5], cells.slice(6).join(',')].join(','));
+    const row = [cells[0], cells[1], cells[2], cells[5], cells.slice(6).join(',')].join(',');
+    const key = `${cells[0]},${cells[1]}`;
+    if (cells[2] === 'cfgi' && last.get(key) === row) continue;
+    last.set(key, row);
+    out.push(row);
   }
   return out.join('\n') + '\n';
 }
@@ -121,12 +132,15 @@ export async function compareCommand(o: CompareOptions, io: Io): Promise<number>
   return differs ? EXIT_DIFF : EXIT_SAME;
 }
 
+/** How two streams differ: rows only in each side, and the first trace line where they do. */
 function rowDelta(a: string, b: string): string {
   const ra = new Set(a.split('\n'));
   const rb = new Set(b.split('\n'));
-  const onlyA = [...ra].filter((l) => l && !rb.has(l)).length;
-  const onlyB = [...rb].filter((l) => l && !ra.has(l)).length;
-  return `${onlyA} row${onlyA === 1 ? '' : 's'} only in A, ${onlyB} only in B`;
+  const onlyA = [...ra].filter((l) => l && !rb.has(l));
+  const onlyB = [...rb].filter((l) => l && !ra.has(l));
+  const lines = [...onlyA, ...onlyB].map((l) => Number(l.slice(0, l.indexOf(',')))).filter((n) => Number.isInteger(n) && n > 0);
+  const first = lines.length ? `; first at trace line ${Math.min(...lines)}` : '';
+  return `${onlyA.length} row${onlyA.length === 1 ? '' : 's'} only in A, ${onlyB.length} only in B${first}`;
 }
 
 export type { StreamName };

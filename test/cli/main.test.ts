@@ -108,6 +108,73 @@ describe('check', () => {
   });
 });
 
+describe('compare', () => {
+  it('flag vs cleared s1_cfg: raw and effective STE differences, first at the bypass line, exit 1', async () => {
+    const raw = await runCli(['compare', 'traces/nested-bypass.csv', 'rfc-v3', 'rfc-v3-cleared'], ROOT);
+    expect(raw.code).toBe(1);
+    expect(raw.out).toContain('== traces/nested-bypass.csv: rfc-v3 vs rfc-v3-cleared\n');
+    expect(raw.out).toMatch(/^ste: differ \(\d+ rows only in A, \d+ only in B; first at trace line 50\)$/m);
+    expect(raw.out).toContain('dma: identical');
+    // the summary table: both sides replayed the four DMAs
+    expect(raw.out).toMatch(/DMA outcomes +translated=4 +translated=4/);
+    const sem = await runCli(['compare', 'traces/nested-bypass.csv', 'rfc-v3', 'rfc-v3-cleared', '--semantic'], ROOT);
+    expect(sem.code).toBe(1);
+    // the first bypass: the flag variant's stage-2 entry lost SHCFG=incoming (qword 1 was rewritten)
+    expect(sem.out).toContain('-50,0x10,cfgi,valid,V=1 Config=S2 S2VMID=1');
+    expect(sem.out).toContain('+50,0x10,cfgi,valid,V=1 Config=S2 SHCFG=incoming S2VMID=1');
+    expect(sem.out).toContain('ste: effective difference (2 rows only in A, 2 only in B; first at trace line 50)');
+    expect(sem.out).toContain('-- raw STE stream diff');
+  });
+  it('two variants that agree on a trace: three identical verdicts, exit 0', async () => {
+    const r = await runCli(['compare', 'traces/legacy-lifecycle.csv', 'rfc-v3', 'rfc-v3-cleared'], ROOT);
+    expect(r.out.split('\n').filter((l) => /^(ste|faults|dma): /.test(l))).toEqual(['ste: identical', 'faults: identical', 'dma: identical']);
+    expect(r.code).toBe(0);
+  });
+  it('--semantic ignores bits an entry does not use; the hitless writer WARNs about them', async () => {
+    const d = tmp();
+    // Config=abort uses only V and Config (IHI0070 §5.2): qword 2 of an abort STE is ignored by the SMMU.
+    const noisy = (name: string, base: string) => [
+      `export default { name: '${name}', description: '${base} writing junk into qword 2 of abort STEs', extends: '${base}',`,
+      '  hooks: { adjustSte: (q) => ((q[0] & 0xfn) === 0x1n ? q.map((x, i) => (i === 2 ? 0xdeadn : x)) : [...q]) } };',
+      '',
+    ].join('\n');
+    writeFileSync(join(d, 'legacy.mjs'), noisy('noisy-legacy', 'linux-5.0'));
+    writeFileSync(join(d, 'modern.mjs'), noisy('noisy-modern', 'linux-current'));
+    const trace = join(ROOT, 'traces/legacy-lifecycle.csv');
+    // The 2019 writer stores qwords 0-2 of an abort STE whatever they hold: only the raw stream differs.
+    const raw = await runCli(['compare', trace, 'linux-5.0', 'noisy-legacy', '--variant-file', 'legacy.mjs'], d);
+    expect(raw.code).toBe(1);
+    expect(raw.out).toMatch(/^\+57,0x8,store,2,0x000000000000dead,/m);
+    const sem = await runCli(['compare', trace, 'linux-5.0', 'noisy-legacy', '--variant-file', 'legacy.mjs', '--semantic'], d);
+    expect(sem.out).toMatch(/^ste: no effective difference \(raw streams differ: .*\)$/m);
+    expect(sem.out).toContain('faults: identical');
+    expect(sem.out).toContain('dma: identical');
+    expect(sem.code).toBe(0);
+    // The used-bits writer requires a target to set only bits it uses (arm_smmu_entry_qword_diff
+    // WARNs otherwise) and then counts qword 2 as a changed used qword: two critical qwords
+    // (0 and 2) make the bypass -> abort switch of the blocking-domain attach break through V=0.
+    const mod = await runCli(['compare', trace, 'linux-current', 'noisy-modern', '--variant-file', 'modern.mjs', '--semantic'], d);
+    expect(mod.code).toBe(1);
+    expect(mod.out).toMatch(/^\+55,driver,WARN,0x8,,,.*sets bits 0xdead of qword 2 that its used bits do not cover/m);
+    expect(mod.out).toContain('+55,0x8,cfgi,invalid,V=0');
+    // the loaded variants were forgotten when each command ended
+    const again = await runCli(['compare', trace, 'linux-current', 'noisy-modern'], d);
+    expect(again.code).toBe(2);
+    expect(again.err).toContain("unknown variant 'noisy-modern'");
+  });
+  it('bad requests exit 2 with a message', async () => {
+    const same = await runCli(['compare', 'traces/nested-bypass.csv', 'rfc-v3', 'rfc-v3'], ROOT);
+    expect([same.code, same.err]).toEqual([2, 'smmu-replay: compare needs two different variants\n']);
+    const unknown = await runCli(['compare', 'traces/nested-bypass.csv', 'rfc-v3', 'linux-9.9'], ROOT);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^smmu-replay: traces\/nested-bypass.csv: unknown variant 'linux-9.9' \(known: linux-5.0, /);
+    const hw = await runCli(['compare', 'traces/s1-translate.csv', 'rfc-v3', 'linux-current'], ROOT);
+    expect(hw.code).toBe(2);
+    expect(hw.err).toContain("has no 'op' rows");
+    expect(hw.out).toBe('');
+  });
+});
+
 describe('atomic golden writes', () => {
   it('an interruption between renames leaves each file old or new, and no temporary files', () => {
     const d = tmp();
