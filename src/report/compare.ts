@@ -55,6 +55,70 @@ export function semanticSte(text: string): string {
   return out.join('\n') + '\n';
 }
 
+/** `Name=value` tokens of an STE summary cell (fields not listed are zero or unused). */
+function summaryFields(summary: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const t of summary.replace(/^"|"$/g, '').split(' ')) {
+    const i = t.indexOf('=');
+    if (i > 0) m.set(t.slice(0, i), t.slice(i + 1));
+  }
+  return m;
+}
+
+const MAX_FIELD_LINES = 40;
+
+/**
+ * Field-level changes between two semantic STE streams: rows are paired by
+ * (trace line, StreamID, action, occurrence), and each pair that differs is
+ * one line naming the fields that changed, A -> B (`-` for a field the entry
+ * does not use or that is zero).
+ */
+export function fieldChanges(a: string, b: string): string[] {
+  type Row = { line: string; sid: string; action: string; state: string; summary: string };
+  const parse = (t: string): Map<string, Row> => {
+    const out = new Map<string, Row>();
+    const seen = new Map<string, number>();
+    for (const l of t.split('\n').slice(1)) {
+      if (!l) continue;
+      const [line, sid, action, state, ...rest] = l.split(',');
+      const k = `${line},${sid},${action}`;
+      const n = seen.get(k) ?? 0;
+      seen.set(k, n + 1);
+      out.set(`${k},${n}`, { line: line!, sid: sid!, action: action!, state: state!, summary: rest.join(',') });
+    }
+    return out;
+  };
+  const ra = parse(a);
+  const rb = parse(b);
+  const keys = [...new Set([...ra.keys(), ...rb.keys()])].sort((x, y) => {
+    const [lx, sx] = x.split(',');
+    const [ly, sy] = y.split(',');
+    return Number(lx) - Number(ly) || Number(sx) - Number(sy) || (x < y ? -1 : x > y ? 1 : 0);
+  });
+  const lines: string[] = [];
+  for (const k of keys) {
+    const x = ra.get(k);
+    const y = rb.get(k);
+    if (x && y && x.state === y.state && x.summary === y.summary) continue;
+    const r = (x ?? y)!;
+    const at = `line ${r.line} StreamID ${r.sid} ${r.action}#${Number(k.split(',')[3]) + 1}`;
+    if (!x || !y) {
+      lines.push(`${at}: only in ${x ? 'A' : 'B'} (${r.state}${r.summary ? `, ${r.summary.replace(/^"|"$/g, '')}` : ''})`);
+      continue;
+    }
+    const fa = summaryFields(x.summary);
+    const fb = summaryFields(y.summary);
+    // An entry with V=0 uses no other field: say so rather than list every field as gone.
+    const invalid = fa.get('V') === '0' || fb.get('V') === '0';
+    const names = invalid ? ['V'] : [...new Set([...fa.keys(), ...fb.keys()])].filter((n) => fa.get(n) !== fb.get(n));
+    const parts = names.map((n) => `${n} ${fa.get(n) ?? '-'} -> ${fb.get(n) ?? '-'}`);
+    if (x.state !== y.state) parts.unshift(`state ${x.state} -> ${y.state}`);
+    lines.push(`${at}: ${parts.join(', ')}`);
+  }
+  if (lines.length > MAX_FIELD_LINES) return [...lines.slice(0, MAX_FIELD_LINES), `... ${lines.length - MAX_FIELD_LINES} more`];
+  return lines;
+}
+
 function counts(s: ReplaySummary): [string, string][] {
   const syncs = s.commands.CMD_SYNC ?? 0;
   const cfgi = Object.entries(s.commands).filter(([k]) => k.startsWith('CFGI')).reduce((n, [, v]) => n + v, 0);
@@ -114,6 +178,8 @@ export async function compareCommand(o: CompareOptions, io: Io): Promise<number>
         differs = true;
         verdicts.push(`ste: effective difference (${rowDelta(semanticSte(ta), semanticSte(tb))})`);
         io.stdout(paintDiff(colour, sem));
+        io.stdout(paint(colour, 'dim', `-- STE field changes, ${o.a} -> ${o.b}`) + '\n');
+        for (const l of fieldChanges(semanticSte(ta), semanticSte(tb))) io.stdout(`   ${l}\n`);
       } else {
         verdicts.push(raw ? `ste: no effective difference (raw streams differ: ${rowDelta(ta, tb)})` : 'ste: identical');
       }

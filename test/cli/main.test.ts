@@ -124,6 +124,16 @@ describe('compare', () => {
     expect(sem.out).toContain('+50,0x10,cfgi,valid,V=1 Config=S2 SHCFG=incoming S2VMID=1');
     expect(sem.out).toContain('ste: effective difference (2 rows only in A, 2 only in B; first at trace line 50)');
     expect(sem.out).toContain('-- raw STE stream diff');
+    // the field-level view of the same difference (the two V=0 syncs before it fold into one row)
+    expect(sem.out).toContain('-- STE field changes, rfc-v3 -> rfc-v3-cleared\n   line 50 StreamID 0x10 cfgi#2: SHCFG - -> incoming\n   line 51 StreamID 0x10 fetch#1: SHCFG - -> incoming\n');
+  });
+  it('union vs split: the field changes name what the union wrote into s2_cfg', async () => {
+    const r = await runCli(['compare', 'traces/union-aliasing.csv', 'rfc-v3', 'rfc-v3-union', '--semantic'], ROOT);
+    expect(r.code).toBe(1);
+    // vmid <- cdptr[15:0] = 0; vtcr[15:0] <- the two nested flag bytes = 0; vttbr <- cdptr_dma = the guest CD at 0x4000_0000
+    expect(r.out).toContain('   line 50 StreamID 0x22 cfgi#2: state valid -> illegal, S2VMID 2 -> -, S2T0SZ 24 -> -, S2SL0 1 -> -, S2IR0 WBRAWA -> -, S2OR0 WBRAWA -> -, S2SH0 ISH -> -, S2TTB 0x100012000 -> 0x40000000\n');
+    // the single-stage StreamIDs 0x20 and 0x21 have no field change
+    expect(r.out).not.toMatch(/StreamID 0x2[01] /);
   });
   it('two variants that agree on a trace: three identical verdicts, exit 0', async () => {
     const r = await runCli(['compare', 'traces/legacy-lifecycle.csv', 'rfc-v3', 'rfc-v3-cleared'], ROOT);
