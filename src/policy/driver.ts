@@ -13,6 +13,7 @@
 import { CD_LAYOUT } from '../model/cd.js';
 import { commandByName } from '../model/commands.js';
 import { encode, fieldMask, type FieldDef } from '../model/fields.js';
+import { GRANULES } from '../model/granule.js';
 import { EABT } from '../model/memory.js';
 import type { Features } from '../model/profiles.js';
 import { registerByName } from '../model/registers.js';
@@ -307,10 +308,17 @@ export class DriverEngine implements Driver {
     if ((type === 'nested' || type === 's2') && !this.st.features.s2p) throw new DriverFailure('EINVAL', `domain_alloc type=${type}: the SMMU has no stage 2`);
     if (type === 's1' && !this.st.features.s1p) throw new DriverFailure('EINVAL', 'domain_alloc type=s1: the SMMU has no stage 1');
     const granule = ((args.granule as string | undefined) ?? '4k').toUpperCase() as Domain['granule'];
+    // io-pgtable-arm's limits, within what the model translates: 48-bit input and
+    // output at most (52-bit addresses, FEAT_LVA/FEAT_LPA, are not modelled).
+    const ias = args.ias === undefined ? undefined : Number(args.ias);
+    const oas = args.oas === undefined ? undefined : Number(args.oas);
+    const minIas = GRANULES[granule].shift + 1;
+    if (ias !== undefined && (ias < minIas || ias > 48)) throw new DriverFailure('EINVAL', `domain_alloc ias=${ias}: must be ${minIas}..48 with a ${granule} granule (52-bit input is not modelled)`);
+    if (oas !== undefined && ![32, 36, 40, 42, 44, 48].includes(oas)) throw new DriverFailure('EINVAL', `domain_alloc oas=${oas}: must be 32, 36, 40, 42, 44 or 48 (52-bit output is not modelled)`);
+    if (oas !== undefined && oas > this.st.features.oas) throw new DriverFailure('EINVAL', `domain_alloc oas=${oas}: above the SMMU's ${this.st.features.oas}-bit output size (SMMU_IDR5.OAS)`);
     this.st.domains.set(id, {
       id, type, granule,
-      ias: args.ias === undefined ? undefined : Number(args.ias),
-      oas: args.oas === undefined ? undefined : Number(args.oas),
+      ias, oas,
       asidReq: args.asid === undefined ? undefined : Number(args.asid),
       vmidReq: args.vmid === undefined ? undefined : Number(args.vmid),
       finalised: type === 'identity' || type === 'blocked',
@@ -337,7 +345,7 @@ export class DriverEngine implements Driver {
       const asid = d.asidReq !== undefined ? (st.asids.claim(d.asidReq) ? d.asidReq : undefined) : st.asids.alloc();
       if (asid === undefined) throw new DriverFailure('ENOSPC', `domain '${d.id}': ASID ${d.asidReq ?? ''} not available`);
       d.asid = asid;
-      d.pgtable = new IoPgtable({ stage: 1, granule: d.granule, ias: d.ias ?? Math.min(48, feat.vaBits), oas: d.oas ?? feat.oas }, st.alloc, io);
+      d.pgtable = new IoPgtable({ stage: 1, granule: d.granule, ias: d.ias ?? Math.min(48, feat.vaBits), oas: d.oas ?? Math.min(48, feat.oas) }, st.alloc, io);
       const tcr = d.pgtable.tcr();
       d.cfg.setS1('asid', BigInt(asid));
       d.cfg.setS1('ttbr', d.pgtable.root);
@@ -357,7 +365,7 @@ export class DriverEngine implements Driver {
       const vmid = d.vmidReq !== undefined ? (st.vmids.claim(d.vmidReq) ? d.vmidReq : undefined) : st.vmids.alloc();
       if (vmid === undefined) throw new DriverFailure('ENOSPC', `domain '${d.id}': VMID ${d.vmidReq ?? ''} not available`);
       d.vmid = vmid;
-      d.pgtable = new IoPgtable({ stage: 2, granule: d.granule, ias: d.ias ?? feat.ias, oas: d.oas ?? feat.oas }, st.alloc, io);
+      d.pgtable = new IoPgtable({ stage: 2, granule: d.granule, ias: d.ias ?? Math.min(48, feat.ias), oas: d.oas ?? Math.min(48, feat.oas) }, st.alloc, io);
       const v = d.pgtable.vtcr();
       d.cfg.setS2('vmid', BigInt(vmid));
       d.cfg.setS2('vttbr', d.pgtable.root);

@@ -55,6 +55,9 @@ export class IoPgtable {
   constructor(readonly cfg: PgtableConfig, private readonly alloc: RegionAllocator, private readonly io: TableIo) {
     const g = GRANULES[cfg.granule];
     this.g = g;
+    // The driver validates ias/oas before building a table (domain_alloc); these are bugs.
+    if (OAS_CODE[cfg.oas] === undefined || cfg.oas > 48) throw new Error(`IoPgtable: output size ${cfg.oas} is not one of 32, 36, 40, 42, 44, 48`);
+    if (cfg.ias <= g.shift || cfg.ias > 48) throw new Error(`IoPgtable: input size ${cfg.ias} outside (${g.shift}, 48]`);
     // io-pgtable-arm: levels = ceil((ias - granule shift) / bits per level); the start table resolves the rest.
     const vaBits = cfg.ias - g.shift;
     const levels = Math.ceil(vaBits / g.stride);
@@ -76,13 +79,13 @@ export class IoPgtable {
 
   /** CD TCR fields (stage 1): T0SZ, TG0, IR0/OR0 write-back, SH0 inner shareable, IPS, EPD1. */
   tcr(): { T0SZ: number; TG0: number; IR0: number; OR0: number; SH0: number; IPS: number; EPD1: number } {
-    return { T0SZ: 64 - this.cfg.ias, TG0: tg0(this.g), IR0: 1, OR0: 1, SH0: 3, IPS: OAS_CODE[this.cfg.oas] ?? 5, EPD1: 1 };
+    return { T0SZ: 64 - this.cfg.ias, TG0: tg0(this.g), IR0: 1, OR0: 1, SH0: 3, IPS: OAS_CODE[this.cfg.oas]!, EPD1: 1 };
   }
 
   /** STE VTCR fields (stage 2): S2T0SZ, S2SL0, S2IR0/S2OR0 write-back, S2SH0, S2TG, S2PS. */
   vtcr(): { S2T0SZ: number; S2SL0: number; S2IR0: number; S2OR0: number; S2SH0: number; S2TG: number; S2PS: number } {
     const sl0 = this.g.name === '4K' ? 2 - this.startLevel : 3 - this.startLevel;
-    return { S2T0SZ: 64 - this.cfg.ias, S2SL0: sl0, S2IR0: 1, S2OR0: 1, S2SH0: 3, S2TG: tg0(this.g), S2PS: OAS_CODE[this.cfg.oas] ?? 5 };
+    return { S2T0SZ: 64 - this.cfg.ias, S2SL0: sl0, S2IR0: 1, S2OR0: 1, S2SH0: 3, S2TG: tg0(this.g), S2PS: OAS_CODE[this.cfg.oas]! };
   }
 
   /** Page and block sizes this table format can map (log2). */
@@ -100,13 +103,21 @@ export class IoPgtable {
     return desc & 0x0000_ffff_ffff_f000n & ~((1n << BigInt(this.g.shift)) - 1n);
   }
 
-  /** Map [iova, iova+size) to [pa, pa+size) with the largest blocks alignment allows. */
+  /**
+   * Map [iova, iova+size) to [pa, pa+size) with the largest page or block
+   * size alignment allows, as iommu_map() picks sizes from the format's
+   * page-size bitmap (which does not depend on the input size).  A failure
+   * part-way unmaps what this call mapped, as iommu_map() does.
+   */
   map(iova: bigint, pa: bigint, size: bigint, prot: Prot): string | undefined {
     if (size <= 0n) return 'size must be positive';
     const gran = 1n << BigInt(this.g.shift);
     if ((iova | pa | size) % gran !== 0n) return `iova, pa and size must be ${this.g.name}-aligned`;
     if (iova + size > 1n << BigInt(this.cfg.ias)) return `iova range beyond the ${this.cfg.ias}-bit input size`;
     if (pa + size > 1n << BigInt(this.cfg.oas)) return `pa range beyond the ${this.cfg.oas}-bit output size`;
+    // arm_lpae_map_pages: with neither read nor write there is nothing to map, and it succeeds.
+    if (!prot.read && !prot.write) return undefined;
+    const done: bigint[] = [];
     let off = 0n;
     while (off < size) {
       const va = iova + off;
@@ -117,8 +128,16 @@ export class IoPgtable {
         return va % b === 0n && out % b === 0n && left >= b;
       })!;
       const level = 3 - (shift - this.g.shift) / this.g.stride;
-      const err = this.install(va, out, level, prot);
-      if (err) return err;
+      // __arm_lpae_map only places a block at the level whose block size it is: a
+      // size whose level lies above the start level cannot be mapped (-EINVAL).
+      const err = level < this.startLevel
+        ? `a ${(1n << BigInt(shift)).toString(16)}-byte block needs level ${level}, above this table's start level ${this.startLevel} (io-pgtable: -EINVAL)`
+        : this.install(va, out, level, prot);
+      if (err) {
+        for (const a of done) this.io.write(a, 0n);
+        return err;
+      }
+      done.push(this.find(va)!.addr);
       off += 1n << BigInt(shift);
     }
     return undefined;
@@ -156,7 +175,10 @@ export class IoPgtable {
       d |= 0xfn << 2n; // MemAttr: Normal, outer and inner write-back
       if (p.read) d |= 1n << 6n;
       if (p.write) d |= 1n << 7n;
-      if (!p.exec) d |= 1n << 54n; // XN
+      // io-pgtable-arm sets the same XN bits for both stages (3 << 53). At stage 2
+      // that is XN[1:0] = 0b11: with FEAT_XNX, no execution at EL0 but execution
+      // at EL1 (Arm ARM D8.4.3); without FEAT_XNX only bit 54 counts.
+      if (!p.exec) d |= 3n << 53n;
     }
     return d;
   }
