@@ -51,6 +51,26 @@ export interface ReplayOptions {
   readonly driver?: Driver | undefined;
   /** Cap on simulated memory, in 4 KiB pages. */
   readonly memoryCapPages?: number;
+  /**
+   * Explains a failed `expect` check: given the case and the trace's `meta`
+   * rows so far, the name of a documented reason (for example a known
+   * deviation of the emulator the expectations were recorded from), or
+   * undefined.  An explained check is counted apart and stays in the fault
+   * stream as a `check` row of type `explained`.
+   */
+  readonly explain?: ((c: CheckCase, meta: Readonly<Record<string, string>>) => string | undefined) | undefined;
+}
+
+/** A DMA whose outcome differed from its `expect=`. */
+export interface CheckCase {
+  readonly line: number;
+  readonly row: DmaRow;
+  /** Address of this piece (a DMA is split at 4 KiB). */
+  readonly addr: bigint;
+  readonly expect: Expect;
+  readonly got: TxnResult;
+  /** The SMMU model, read-only use: the state the outcome came from. */
+  readonly smmu: Smmu;
 }
 
 export interface CheckCounts {
@@ -275,8 +295,14 @@ export class Replay {
       case 'fault': ok = r.outcome === 'fault' && r.event.type === e.event; want = `fault:${e.event}`; break;
     }
     if (ok) { this.summary.checks.matched++; return; }
-    this.summary.checks.mismatched++;
     const got = r.outcome === 'translated' ? `pa:${hex64(r.pa)}` : r.outcome === 'fault' ? `fault:${r.event.type}` : r.outcome;
+    const why = this.opts.explain?.({ line: this.line, row, addr, expect: e, got: r, smmu: this.smmu }, this.summary.meta);
+    if (why !== undefined) {
+      this.summary.checks.explained++;
+      this.fault({ source: 'check', type: 'explained', sid: row.sid, ssid: row.ssid, addr, detail: `expected ${want}, got ${got}: ${why}` });
+      return;
+    }
+    this.summary.checks.mismatched++;
     this.fault({ source: 'check', type: 'dma', sid: row.sid, ssid: row.ssid, addr, detail: `expected ${want}, got ${got}` });
   }
 

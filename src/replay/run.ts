@@ -7,7 +7,7 @@ import { createGunzip } from 'node:zlib';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
 import { readTrace } from '../trace/parse.js';
-import { Replay, type Driver, type ReplaySummary } from './engine.js';
+import { Replay, type Driver, type ReplayOptions, type ReplaySummary } from './engine.js';
 import type { StreamSink } from './streams.js';
 
 /** A variant as the runner needs it: a name and, for driver-level traces, a fresh driver per replay. */
@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly memoryCapPages?: number;
   /** Called every this many rows with the row count (progress output). */
   readonly onProgress?: (rows: number) => void;
+  /** Explains failed `expect` checks (see ReplayOptions.explain). */
+  readonly explain?: ReplayOptions['explain'];
 }
 
 export interface RunResult {
@@ -36,7 +38,7 @@ export async function runTrace(path: string, o: RunOptions, sinkFor: (variant: s
   const name = o.displayName ?? path;
   const replays = o.variants.map((v) => new Replay({
     file: name, variant: v.name, profile: o.profile, caching: o.caching,
-    driver: v.makeDriver?.(name), ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
+    driver: v.makeDriver?.(name), explain: o.explain, ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
   }, sinkFor(v.name)));
   let n = 0;
   for await (const row of readTrace(path, { displayName: name })) {

@@ -6,6 +6,7 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
+import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
 import { runTrace, traceHasOps } from '../replay/run.js';
@@ -46,7 +47,7 @@ export async function replayAll(o: ReplayRunOptions, io: Io): Promise<TraceOutpu
     if (typeof variants === 'string') throw new Error(`${display}: ${variants}`);
     const sinks = new Map<string, TextStreams>();
     const results = await runTrace(abs, {
-      profile: o.profile, caching: o.caching, variants, displayName: display,
+      profile: o.profile, caching: o.caching, variants, displayName: display, explain: explainCheck,
       ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
       ...(prog ? { onProgress: (n: number) => prog(`${display}: ${n} rows`) } : {}),
     }, (v) => {

@@ -12,6 +12,7 @@
 import { relative, resolve } from 'node:path';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
+import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
 import { runTrace, traceHasOps } from '../replay/run.js';
@@ -146,7 +147,7 @@ export async function compareCommand(o: CompareOptions, io: Io): Promise<number>
     if (o.a === o.b) throw new Error('compare needs two different variants');
     streams = new Map();
     const results = await runTrace(abs, {
-      profile: o.profile, caching: o.caching, variants: specs, displayName: display,
+      profile: o.profile, caching: o.caching, variants: specs, displayName: display, explain: explainCheck,
       ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
     }, (v) => {
       const s = new TextStreams();

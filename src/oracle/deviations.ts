@@ -1,0 +1,107 @@
+/**
+ * Known deviations of emulators from the architecture, as data.
+ *
+ * The model follows Arm IHI 0070; an emulator used as an oracle (QEMU's
+ * SMMUv3) departs from it in documented ways.  Each deviation names the spec
+ * section it departs from, says how to recognise it in one compared outcome,
+ * and is documented with evidence (the trace line that shows it) in
+ * docs/qemu-deviations.md.  A difference that one of them recognises is
+ * reported as explained (`known-deviation`), never as a match; anything else
+ * is a mismatch.
+ *
+ * Two users: the QEMU cross-check (`smmu-replay oracle qemu`), which compares
+ * the model's outcome of each DMA with QEMU's, and the replay of an imported
+ * capture, whose `expect=` values are what QEMU reported (the trace declares
+ * the emulator in a `meta,oracle,<name>` row).
+ */
+import type { CheckCase } from '../replay/engine.js';
+import type { Expect } from '../trace/format.js';
+import type { Smmu, TxnResult } from '../model/smmu.js';
+
+export type OracleName = 'qemu-7.2' | 'qemu-10.0';
+export const ORACLES: readonly OracleName[] = ['qemu-7.2', 'qemu-10.0'];
+
+/** One side's outcome of a transaction, as far as the comparison needs it. */
+export type Outcome =
+  | { readonly kind: 'translated'; readonly pa: bigint }
+  | { readonly kind: 'bypass' }
+  | { readonly kind: 'abort' }
+  | { readonly kind: 'fault'; readonly event: string }
+  | { readonly kind: 'unsupported' };
+
+/** A transaction whose model outcome and reference (emulator) outcome differ. */
+export interface DeviationCase {
+  readonly sid: number;
+  readonly ssid: number | undefined;
+  readonly addr: bigint;
+  readonly access: string;
+  /** What the model (the architecture) gave. */
+  readonly model: Outcome;
+  /** What the emulator gave. */
+  readonly reference: Outcome;
+  /** The model's detail text for the outcome (decoded reason). */
+  readonly modelDetail: string;
+  /** The model after the transaction, for recognisers that need the configuration (read-only use). */
+  readonly smmu: Smmu | undefined;
+}
+
+export interface Deviation {
+  /** Stable name, `<oracle family>/<what>`: appears in outputs and in docs/qemu-deviations.md. */
+  readonly id: string;
+  readonly oracles: readonly OracleName[];
+  /** The architecture rule the emulator departs from (IHI 0070 §..., Arm ARM ...). */
+  readonly spec: string;
+  readonly summary: string;
+  matches(c: DeviationCase): boolean;
+}
+
+/**
+ * The table.  Filled as deviations are found and documented (the QEMU
+ * cross-check and the capture import add theirs); order matters only for
+ * which id is reported when two recognisers match.
+ */
+export const DEVIATIONS: Deviation[] = [];
+
+export function deviationsFor(oracle: OracleName): Deviation[] {
+  return DEVIATIONS.filter((d) => d.oracles.includes(oracle));
+}
+
+/** The first documented deviation of `oracle` that recognises the case. */
+export function recognise(oracle: OracleName, c: DeviationCase): Deviation | undefined {
+  return DEVIATIONS.find((d) => d.oracles.includes(oracle) && d.matches(c));
+}
+
+export function outcomeOfResult(r: TxnResult): Outcome {
+  switch (r.outcome) {
+    case 'translated': return { kind: 'translated', pa: r.pa };
+    case 'bypass': return { kind: 'bypass' };
+    case 'abort': return { kind: 'abort' };
+    case 'fault': return { kind: 'fault', event: r.event.type };
+    default: return { kind: 'unsupported' };
+  }
+}
+
+export function outcomeOfExpect(e: Expect, pieceOffset: bigint): Outcome {
+  switch (e.kind) {
+    case 'pa': return { kind: 'translated', pa: e.pa + pieceOffset };
+    case 'bypass': return { kind: 'bypass' };
+    case 'abort': return { kind: 'abort' };
+    case 'fault': return { kind: 'fault', event: e.event };
+  }
+}
+
+/**
+ * The replay's explainer: a failed `expect` in a trace that declares its
+ * oracle (`meta,oracle,qemu-7.2`) is explained when a documented deviation
+ * of that oracle recognises it.
+ */
+export function explainCheck(c: CheckCase, meta: Readonly<Record<string, string>>): string | undefined {
+  const oracle = meta.oracle as OracleName | undefined;
+  if (!oracle || !ORACLES.includes(oracle)) return undefined;
+  const d = recognise(oracle, {
+    sid: c.row.sid, ssid: c.row.ssid, addr: c.addr, access: c.row.access,
+    model: outcomeOfResult(c.got), reference: outcomeOfExpect(c.expect, c.addr - c.row.addr),
+    modelDetail: c.got.detail, smmu: c.smmu,
+  });
+  return d ? `known deviation ${d.id} (${d.summary})` : undefined;
+}
