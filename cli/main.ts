@@ -11,6 +11,7 @@ import { compareCommand } from '../src/report/compare.js';
 import { loadVariantFile, unloadVariant, registeredVariants } from '../src/policy/registry.js';
 import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.js';
 import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../src/report/format.js';
 import { EXIT_ERROR, type Io } from '../src/report/io.js';
 import { parseNumber } from '../src/trace/parse.js';
 import type { GranuleName } from '../src/model/granule.js';
@@ -22,6 +23,10 @@ function commonReplayOptions<T>(y: Argv<T>) {
     .option('profile', { type: 'string', default: 'default', choices: [...PROFILES.keys()], describe: 'implementation profile (ID registers and optional behaviours)' })
     .option('caching', { type: 'string', default: 'max', choices: ['max', 'none'], describe: 'max: keep every entry the architecture allows; none: no caching' })
     .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 4096)' });
+}
+
+function formatOption<T>(y: Argv<T>) {
+  return y.option('format', { type: 'string', default: 'text', choices: [...OUTPUT_FORMATS], describe: 'text for people; json, jsonl (JSON Lines), ktap (KTAP version 1) or junit (JUnit XML) for CI systems: no colour, no progress' });
 }
 
 function capPages(mib: number | undefined): number | undefined {
@@ -59,23 +64,23 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       traces: a.trace as string[], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
       out: a.out, json: a.json, ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
-    .command('check [trace..]', 'compare the streams of traces (default: every trace under traces/) with golden/<trace>/<variant>.<stream>.csv', (y) => commonReplayOptions(y)
+    .command('check [trace..]', 'compare the streams of traces (default: every trace under traces/) with golden/<trace>/<variant>.<stream>.csv', (y) => formatOption(commonReplayOptions(y))
       .positional('trace', { type: 'string', array: true, describe: 'trace files; default: traces/*.csv and traces/*.csv.gz' })
       .option('update', { alias: 'u', type: 'boolean', default: false, describe: 'write the golden files (atomically) instead of comparing; review the result with git diff' })
       .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
       .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => checkCommand({
       traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
-      tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update,
+      tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update, format: a.format as OutputFormat,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
-    .command('compare <trace> <variantA> <variantB>', 'replay a trace under two driver-policy variants and diff their streams', (y) => commonReplayOptions(y)
+    .command('compare <trace> <variantA> <variantB>', 'replay a trace under two driver-policy variants and diff their streams', (y) => formatOption(commonReplayOptions(y))
       .positional('trace', { type: 'string', describe: 'a trace with op rows' })
       .positional('variantA', { type: 'string' })
       .positional('variantB', { type: 'string' })
       .option('semantic', { type: 'boolean', default: false, describe: 'compare STEs only on the bits each entry uses (the used-bits rule); the raw diff is shown too' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => compareCommand({
-      trace: a.trace!, a: a.variantA!, b: a.variantB!, semantic: a.semantic,
+      trace: a.trace!, a: a.variantA!, b: a.variantB!, semantic: a.semantic, format: a.format as OutputFormat,
       profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))

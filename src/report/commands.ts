@@ -13,8 +13,10 @@ import { runTrace, traceHasOps } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import { TextStreams } from './csv.js';
-import { goldenPath, readGolden, traceStem, unifiedDiff, writeAtomically, type PlannedWrite } from './golden.js';
-import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, paint, paintDiff, progress, useColour, type Io } from './io.js';
+import { formatResult, type CaseResult, type Finding, type OutputFormat, type RunResult } from './format.js';
+import { goldenPath, readGolden, traceStem, writeAtomically, type PlannedWrite } from './golden.js';
+import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, paint, progress, useColour, type Io } from './io.js';
+import { diffStream, renderDiff, rowDelta, type StreamDiff } from './streamDiff.js';
 
 export interface ReplayRunOptions {
   readonly traces: readonly string[];
@@ -31,9 +33,9 @@ interface TraceOutput {
 }
 
 /** Replay every trace (in the given order), collecting the streams as text. Throws TraceError on bad input. */
-export async function replayAll(o: ReplayRunOptions, io: Io): Promise<TraceOutput[]> {
+export async function replayAll(o: ReplayRunOptions, io: Io, showProgress = true): Promise<TraceOutput[]> {
   const out: TraceOutput[] = [];
-  const prog = progress(io);
+  const prog = showProgress ? progress(io) : undefined;
   for (const t of o.traces) {
     const abs = resolve(io.cwd, t);
     const display = relative(io.cwd, abs) || t;
@@ -145,6 +147,7 @@ export interface CheckCommandOptions extends Omit<ReplayRunOptions, 'traces'> {
   readonly tracesDir: string;
   readonly goldenDir: string;
   readonly update: boolean;
+  readonly format?: OutputFormat;
 }
 
 /** Traces under a directory: *.csv and *.csv.gz at its top level, sorted by name. */
@@ -158,7 +161,50 @@ export function bundledTraces(dir: string): string[] {
   return names.filter((n) => /\.csv(\.gz)?$/i.test(n)).sort().map((n) => join(dir, n));
 }
 
+/** One stream of one trace x variant that does not match its golden file. */
+interface StreamMismatch {
+  readonly stream: StreamName;
+  /** The golden file, relative to the working directory. */
+  readonly golden: string;
+  /** undefined: the golden file is missing. */
+  readonly diff: StreamDiff | undefined;
+}
+
+function reproduceCommand(trace: string, variant: string, o: { profile: Profile; caching: CachingPolicy }): string {
+  const opts = `${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`;
+  return `smmu-replay replay ${trace} --variant ${variant}${opts}`;
+}
+
+/** A stream diff as a finding of the format layer. */
+export function diffFinding(subject: string, message: string, d: StreamDiff): Finding {
+  const rows = d.hunks.flatMap((h) => h.lines.filter((l) => l.startsWith('-') || l.startsWith('+'))
+    .map((l) => ({ side: l.startsWith('-') ? 'a' as const : 'b' as const, text: l.slice(1) })));
+  return { subject, message, traceLine: d.firstLine, a: d.a, b: d.b, rows, fields: d.hunks.flatMap((h) => h.fields), detail: renderDiff(d, false) };
+}
+
+function checkResult(outputs: readonly TraceOutput[], mismatches: ReadonlyMap<string, StreamMismatch[]>, o: CheckCommandOptions): RunResult {
+  return {
+    command: 'check',
+    traces: outputs.map((t) => ({
+      trace: t.trace,
+      title: 'variants',
+      cases: t.results.map((r): CaseResult => {
+        const m = mismatches.get(`${t.trace}\0${r.variant}`) ?? [];
+        const findings = m.map((x): Finding => x.diff
+          ? diffFinding(x.stream, `${x.stream} differs from ${x.golden} (${rowDelta(x.diff, 'golden', 'actual')})`, x.diff)
+          : { subject: x.stream, message: `${x.stream}: no golden file ${x.golden}`, a: 'golden', b: 'actual', rows: [], fields: [] });
+        return { name: r.variant, status: m.length ? 'fail' : 'pass', findings, reproduce: m.length ? reproduceCommand(t.trace, r.variant, o) : undefined };
+      }),
+    })),
+  };
+}
+
 export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<number> {
+  const format = o.format ?? 'text';
+  if (o.update && format !== 'text') {
+    io.stderr(`smmu-replay: --update writes golden files; --format ${format} applies to comparisons\n`);
+    return EXIT_ERROR;
+  }
   const traces = o.traces.length ? o.traces : bundledTraces(resolve(io.cwd, o.tracesDir));
   if (traces.length === 0) {
     io.stderr(`smmu-replay: no traces to check (none given and none under ${o.tracesDir}/)\n`);
@@ -166,12 +212,12 @@ export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<numb
   }
   let outputs: TraceOutput[];
   try {
-    outputs = await replayAll({ ...o, traces }, io);
+    outputs = await replayAll({ ...o, traces }, io, format === 'text');
   } catch (e) {
     return reportError(e, io);
   }
   const goldenDir = resolve(io.cwd, o.goldenDir);
-  const colour = useColour(io);
+  const colour = format === 'text' && useColour(io);
   if (o.update) {
     const files: PlannedWrite[] = [];
     for (const t of outputs) for (const r of t.results) for (const s of STREAMS) {
@@ -188,8 +234,11 @@ export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<numb
   }
   let differences = 0;
   let compared = 0;
+  const mismatches = new Map<string, StreamMismatch[]>();
+  let text = '';
   for (const t of outputs) {
     for (const r of t.results) {
+      const found: StreamMismatch[] = [];
       for (const s of STREAMS) {
         compared++;
         const path = goldenPath(goldenDir, t.stem, r.variant, s);
@@ -197,21 +246,27 @@ export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<numb
         const golden = readGolden(path);
         const actual = r.streams.get(s);
         if (golden === undefined) {
-          differences++;
-          io.stdout(paint(colour, 'red', `MISSING ${t.trace} [${r.variant}] ${s}: no golden file ${rel} (run with --update after reviewing the output)`) + '\n');
+          found.push({ stream: s, golden: rel, diff: undefined });
+          text += paint(colour, 'red', `MISSING ${t.trace} [${r.variant}] ${s}: no golden file ${rel} (run with --update after reviewing the output)`) + '\n';
           continue;
         }
-        const d = unifiedDiff(rel, golden, actual);
+        const d = diffStream({ label: 'golden', file: `a/${rel}`, text: golden }, { label: 'actual', file: `b/${rel}`, text: actual });
         if (!d) continue;
-        differences++;
-        io.stdout(paint(colour, 'red', `DIFF ${t.trace} [${r.variant}] ${s} (golden ${rel})`) + '\n');
-        io.stdout(paintDiff(colour, d));
-        const opts = `${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`;
-        io.stdout(`   reproduce: smmu-replay replay ${t.trace} --variant ${r.variant}${opts}\n`);
+        found.push({ stream: s, golden: rel, diff: d });
+        text += paint(colour, 'red', `DIFF ${t.trace} [${r.variant}] ${s} (golden ${rel})`) + '\n';
+        text += renderDiff(d, colour);
+        text += `   reproduce: ${reproduceCommand(t.trace, r.variant, o)}\n`;
       }
+      differences += found.length;
+      if (found.length) mismatches.set(`${t.trace}\0${r.variant}`, found);
     }
   }
-  io.stdout(`${outputs.length} trace${outputs.length === 1 ? '' : 's'}, ${compared} stream${compared === 1 ? '' : 's'} compared, ${differences} difference${differences === 1 ? '' : 's'}\n`);
+  if (format === 'text') {
+    io.stdout(text);
+    io.stdout(`${outputs.length} trace${outputs.length === 1 ? '' : 's'}, ${compared} stream${compared === 1 ? '' : 's'} compared, ${differences} difference${differences === 1 ? '' : 's'}\n`);
+  } else {
+    io.stdout(formatResult(checkResult(outputs, mismatches, o), format));
+  }
   return differences > 0 ? EXIT_DIFF : EXIT_SAME;
 }
 

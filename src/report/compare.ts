@@ -18,9 +18,10 @@ import type { ReplaySummary } from '../replay/engine.js';
 import { runTrace, traceHasOps } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TextStreams } from './csv.js';
-import { unifiedDiff } from './golden.js';
-import { reportError } from './commands.js';
-import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, paint, paintDiff, useColour, type Io } from './io.js';
+import { diffFinding, reportError } from './commands.js';
+import { formatResult, type CaseResult, type OutputFormat, type RunResult } from './format.js';
+import { EXIT_DIFF, EXIT_SAME, paint, useColour, type Io } from './io.js';
+import { diffStream, renderDiff, rowDelta, semanticSteSide, type StreamDiff } from './streamDiff.js';
 
 export interface CompareOptions {
   readonly trace: string;
@@ -30,94 +31,7 @@ export interface CompareOptions {
   readonly profile: Profile;
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
-}
-
-/**
- * The semantic projection of an STE stream: what the SMMU could use at each
- * trace line.  Store rows go (a store is not visible until a CFGI_STE), the
- * raw doubleword columns go, and a cfgi row that repeats the previous row of
- * the same StreamID on the same line (another sync of an unchanged entry)
- * goes: sync counts are compared in the summary table instead.
- */
-export function semanticSte(text: string): string {
-  const lines = text.split('\n');
-  const out = ['line,sid,action,state,summary'];
-  const last = new Map<string, string>();
-  for (const l of lines.slice(1)) {
-    if (!l) continue;
-    const cells = l.split(',');
-    if (cells[2] === 'store') continue;
-    const row = [cells[0], cells[1], cells[2], cells[5], cells.slice(6).join(',')].join(',');
-    const key = `${cells[0]},${cells[1]}`;
-    if (cells[2] === 'cfgi' && last.get(key) === row) continue;
-    last.set(key, row);
-    out.push(row);
-  }
-  return out.join('\n') + '\n';
-}
-
-/** `Name=value` tokens of an STE summary cell (fields not listed are zero or unused). */
-function summaryFields(summary: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const t of summary.replace(/^"|"$/g, '').split(' ')) {
-    const i = t.indexOf('=');
-    if (i > 0) m.set(t.slice(0, i), t.slice(i + 1));
-  }
-  return m;
-}
-
-const MAX_FIELD_LINES = 40;
-
-/**
- * Field-level changes between two semantic STE streams: rows are paired by
- * (trace line, StreamID, action, occurrence), and each pair that differs is
- * one line naming the fields that changed, A -> B (`-` for a field the entry
- * does not use or that is zero).
- */
-export function fieldChanges(a: string, b: string): string[] {
-  type Row = { line: string; sid: string; action: string; state: string; summary: string };
-  const parse = (t: string): Map<string, Row> => {
-    const out = new Map<string, Row>();
-    const seen = new Map<string, number>();
-    for (const l of t.split('\n').slice(1)) {
-      if (!l) continue;
-      const [line, sid, action, state, ...rest] = l.split(',');
-      const k = `${line},${sid},${action}`;
-      const n = seen.get(k) ?? 0;
-      seen.set(k, n + 1);
-      out.set(`${k},${n}`, { line: line!, sid: sid!, action: action!, state: state!, summary: rest.join(',') });
-    }
-    return out;
-  };
-  const ra = parse(a);
-  const rb = parse(b);
-  const keys = [...new Set([...ra.keys(), ...rb.keys()])].sort((x, y) => {
-    const [lx, sx] = x.split(',');
-    const [ly, sy] = y.split(',');
-    return Number(lx) - Number(ly) || Number(sx) - Number(sy) || (x < y ? -1 : x > y ? 1 : 0);
-  });
-  const lines: string[] = [];
-  for (const k of keys) {
-    const x = ra.get(k);
-    const y = rb.get(k);
-    if (x && y && x.state === y.state && x.summary === y.summary) continue;
-    const r = (x ?? y)!;
-    const at = `line ${r.line} StreamID ${r.sid} ${r.action}#${Number(k.split(',')[3]) + 1}`;
-    if (!x || !y) {
-      lines.push(`${at}: only in ${x ? 'A' : 'B'} (${r.state}${r.summary ? `, ${r.summary.replace(/^"|"$/g, '')}` : ''})`);
-      continue;
-    }
-    const fa = summaryFields(x.summary);
-    const fb = summaryFields(y.summary);
-    // An entry with V=0 uses no other field: say so rather than list every field as gone.
-    const invalid = fa.get('V') === '0' || fb.get('V') === '0';
-    const names = invalid ? ['V'] : [...new Set([...fa.keys(), ...fb.keys()])].filter((n) => fa.get(n) !== fb.get(n));
-    const parts = names.map((n) => `${n} ${fa.get(n) ?? '-'} -> ${fb.get(n) ?? '-'}`);
-    if (x.state !== y.state) parts.unshift(`state ${x.state} -> ${y.state}`);
-    lines.push(`${at}: ${parts.join(', ')}`);
-  }
-  if (lines.length > MAX_FIELD_LINES) return [...lines.slice(0, MAX_FIELD_LINES), `... ${lines.length - MAX_FIELD_LINES} more`];
-  return lines;
+  readonly format?: OutputFormat;
 }
 
 function counts(s: ReplaySummary): [string, string][] {
@@ -138,6 +52,7 @@ function counts(s: ReplaySummary): [string, string][] {
 export async function compareCommand(o: CompareOptions, io: Io): Promise<number> {
   const abs = resolve(io.cwd, o.trace);
   const display = relative(io.cwd, abs) || o.trace;
+  const format = o.format ?? 'text';
   let streams: Map<string, TextStreams>;
   let summaries: ReplaySummary[];
   try {
@@ -158,8 +73,14 @@ export async function compareCommand(o: CompareOptions, io: Io): Promise<number>
   } catch (e) {
     return reportError(e, io);
   }
-  const colour = useColour(io);
   const [sa, sb] = summaries as [ReplaySummary, ReplaySummary];
+  const verdicts = STREAMS.map((st) => streamVerdict(o, st, streams.get(o.a)!.get(st), streams.get(o.b)!.get(st)));
+  const differs = verdicts.some((v) => v.differs);
+  if (format !== 'text') {
+    io.stdout(formatResult(compareResult(display, o, verdicts), format));
+    return differs ? EXIT_DIFF : EXIT_SAME;
+  }
+  const colour = useColour(io);
   io.stdout(paint(colour, 'bold', `== ${display}: ${o.a} vs ${o.b}${o.semantic ? ' (semantic)' : ''}`) + '\n');
   const ca = counts(sa);
   const cb = counts(sb);
@@ -167,48 +88,52 @@ export async function compareCommand(o: CompareOptions, io: Io): Promise<number>
   const w1 = Math.max(o.a.length, ...ca.map(([, v]) => v.length));
   io.stdout(`   ${''.padEnd(w0)}  ${o.a.padEnd(w1)}  ${o.b}\n`);
   ca.forEach(([k, va], i) => io.stdout(`   ${k.padEnd(w0)}  ${va.padEnd(w1)}  ${cb[i]![1]}\n`));
-  const verdicts: string[] = [];
-  let differs = false;
-  for (const st of STREAMS) {
-    const ta = streams.get(o.a)!.get(st);
-    const tb = streams.get(o.b)!.get(st);
-    const raw = unifiedDiff(`${st}`, ta, tb).replace(`--- a/${st}`, `--- ${o.a}.${st}.csv`).replace(`+++ b/${st}`, `+++ ${o.b}.${st}.csv`);
-    if (st === 'ste' && o.semantic) {
-      const sem = unifiedDiff('ste', semanticSte(ta), semanticSte(tb)).replace('--- a/ste', `--- ${o.a}.ste (used fields)`).replace('+++ b/ste', `+++ ${o.b}.ste (used fields)`);
-      if (sem) {
-        differs = true;
-        verdicts.push(`ste: effective difference (${rowDelta(semanticSte(ta), semanticSte(tb))})`);
-        io.stdout(paintDiff(colour, sem));
-        io.stdout(paint(colour, 'dim', `-- STE field changes, ${o.a} -> ${o.b}`) + '\n');
-        for (const l of fieldChanges(semanticSte(ta), semanticSte(tb))) io.stdout(`   ${l}\n`);
-      } else {
-        verdicts.push(raw ? `ste: no effective difference (raw streams differ: ${rowDelta(ta, tb)})` : 'ste: identical');
-      }
-      if (raw) io.stdout(paint(colour, 'dim', '-- raw STE stream diff') + '\n' + paintDiff(colour, raw));
-      continue;
-    }
-    if (raw) {
-      differs = true;
-      verdicts.push(`${st}: differ (${rowDelta(ta, tb)})`);
-      io.stdout(paintDiff(colour, raw));
-    } else {
-      verdicts.push(`${st}: identical`);
-    }
+  for (const v of verdicts) {
+    if (v.semantic) io.stdout(renderDiff(v.semantic, colour));
+    if (v.raw && v.stream === 'ste' && o.semantic) io.stdout(paint(colour, 'dim', '-- raw STE stream diff') + '\n');
+    if (v.raw) io.stdout(renderDiff(v.raw, colour));
   }
-  for (const v of verdicts) io.stdout(`${v}\n`);
+  for (const v of verdicts) io.stdout(`${v.verdict}\n`);
   return differs ? EXIT_DIFF : EXIT_SAME;
 }
 
-/** How two streams differ: rows only in each side, and the first trace line where they do. */
-function rowDelta(a: string, b: string): string {
-  const ra = new Set(a.split('\n'));
-  const rb = new Set(b.split('\n'));
-  const onlyA = [...ra].filter((l) => l && !rb.has(l));
-  const onlyB = [...rb].filter((l) => l && !ra.has(l));
-  const lines = [...onlyA, ...onlyB].map((l) => Number(l.slice(0, l.indexOf(',')))).filter((n) => Number.isInteger(n) && n > 0);
-  const first = lines.length ? `; first at trace line ${Math.min(...lines)}` : '';
-  return `${onlyA.length} row${onlyA.length === 1 ? '' : 's'} only in A, ${onlyB.length} only in B${first}`;
+/** What compare found on one stream: the diffs and the verdict line. */
+interface StreamVerdict {
+  readonly stream: StreamName;
+  /** The raw diff (undefined: identical). */
+  readonly raw: StreamDiff | undefined;
+  /** With --semantic, the STE stream's diff on used fields (undefined: no effective difference, or not asked). */
+  readonly semantic: StreamDiff | undefined;
+  readonly differs: boolean;
+  readonly verdict: string;
+}
+
+function streamVerdict(o: CompareOptions, st: StreamName, ta: string, tb: string): StreamVerdict {
+  const raw = diffStream({ label: o.a, file: `${o.a}.${st}.csv`, text: ta }, { label: o.b, file: `${o.b}.${st}.csv`, text: tb }, o.semantic);
+  if (st === 'ste' && o.semantic) {
+    const sem = diffStream(semanticSteSide(o.a, `${o.a}.ste (used fields)`, ta), semanticSteSide(o.b, `${o.b}.ste (used fields)`, tb), true);
+    if (sem) return { stream: st, raw, semantic: sem, differs: true, verdict: `ste: effective difference (${rowDelta(sem)})` };
+    return { stream: st, raw, semantic: undefined, differs: false, verdict: raw ? `ste: no effective difference (raw streams differ: ${rowDelta(raw)})` : 'ste: identical' };
+  }
+  return { stream: st, raw, semantic: undefined, differs: raw !== undefined, verdict: raw ? `${st}: differ (${rowDelta(raw)})` : `${st}: identical` };
+}
+
+function compareResult(display: string, o: CompareOptions, verdicts: readonly StreamVerdict[]): RunResult {
+  const reproduce = `smmu-replay compare ${display} ${o.a} ${o.b}${o.semantic ? ' --semantic' : ''}${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`;
+  return {
+    command: 'compare',
+    traces: [{
+      trace: display,
+      title: `${o.a} vs ${o.b}${o.semantic ? ' (semantic)' : ''}`,
+      cases: verdicts.map((v): CaseResult => {
+        const findings = [
+          ...(v.semantic ? [diffFinding(v.stream, v.verdict, v.semantic)] : []),
+          ...(v.raw && v.differs && !v.semantic ? [diffFinding(v.stream, v.verdict, v.raw)] : []),
+        ];
+        return { name: v.stream, status: v.differs ? 'fail' : 'pass', note: v.verdict, findings, reproduce: v.differs ? reproduce : undefined };
+      }),
+    }],
+  };
 }
 
 export type { StreamName };
-export { EXIT_ERROR };

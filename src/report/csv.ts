@@ -37,6 +37,36 @@ export function dmaLine(r: DmaStreamRow): string {
   return `${r.line},${id(r.sid)},${id(r.ssid)},${hex64(r.addr)},${r.access},${r.outcome},${h64(r.pa)},${cell(r.detail)}`;
 }
 
+/**
+ * The cells of one canonical CSV line (the inverse of the writers above):
+ * RFC 4180 quoting, no line breaks inside cells.
+ */
+export function splitCsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let i = 0;
+  for (;;) {
+    let cell = '';
+    if (line[i] === '"') {
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) { cell += line.slice(i); i = line.length; break; }
+        cell += line.slice(i, q);
+        i = q + 1;
+        if (line[i] !== '"') break;
+        cell += '"';
+        i++;
+      }
+    }
+    // An unquoted cell, or text after a closing quote (not canonical, kept in the cell).
+    const c = line.indexOf(',', i);
+    cell += line.slice(i, c < 0 ? line.length : c);
+    cells.push(cell);
+    if (c < 0) return cells;
+    i = c + 1;
+  }
+}
+
 /** Collects the three streams as text (header included, one LF after every row). */
 export class TextStreams {
   readonly text: Record<StreamName, string[]> = { ste: [HEADERS.ste], faults: [HEADERS.faults], dma: [HEADERS.dma] };

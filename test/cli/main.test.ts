@@ -124,16 +124,38 @@ describe('compare', () => {
     expect(sem.out).toContain('+50,0x10,cfgi,valid,V=1 Config=S2 SHCFG=incoming S2VMID=1');
     expect(sem.out).toContain('ste: effective difference (2 rows only in A, 2 only in B; first at trace line 50)');
     expect(sem.out).toContain('-- raw STE stream diff');
-    // the field-level view of the same difference (the two V=0 syncs before it fold into one row)
-    expect(sem.out).toContain('-- STE field changes, rfc-v3 -> rfc-v3-cleared\n   line 50 StreamID 0x10 cfgi#2: SHCFG - -> incoming\n   line 51 StreamID 0x10 fetch#1: SHCFG - -> incoming\n');
+    // The field-level view under the hunk (SHCFG is DW1[45:44], IHI0070 §5.2; 0 NSH, 1 incoming): the
+    // flag variant rewrote qword 1 as 0xd4 (bits 45:44 = 0) while the cleared variant kept 0x1000000000d4.
+    // A stage-2 entry uses SHCFG (arm_smmu_get_ste_used), so both sides use it.
+    expect(sem.out).toContain('+51,0x10,fetch,valid,V=1 Config=S2 SHCFG=incoming S2VMID=1 S2T0SZ=24 S2SL0=1 S2IR0=WBRAWA S2OR0=WBRAWA S2SH0=ISH S2PS=48 S2AA64=1 S2PTW=1 S2R=1 S2TTB=0x100008000\n'
+      + ' 52,0x10,cfgi,invalid,V=0\n');
+    expect(sem.out).toContain('\n# STE fields of StreamID 0x10, rfc-v3 -> rfc-v3-cleared: line 50 cfgi, line 51 fetch\n'
+      + '#   SHCFG: 0 (NSH) -> 1 (incoming)  DW1[45:44]  used by both\n-- raw STE stream diff\n');
+    // the raw diff shows it too, from the store of qword 0 on (qword 0 is the same; the entry differs in qword 1)
+    expect(sem.out).toContain('# STE fields of StreamID 0x10, rfc-v3 -> rfc-v3-cleared: line 50 store DW0, line 50 cfgi, line 51 fetch\n'
+      + '#   SHCFG: 0 (NSH) -> 1 (incoming)  DW1[45:44]  used by both\n');
+    // without --semantic, the same field lines without the used-by column
+    expect(raw.out).toContain('#   SHCFG: 0 (NSH) -> 1 (incoming)  DW1[45:44]\n');
   });
   it('union vs split: the field changes name what the union wrote into s2_cfg', async () => {
     const r = await runCli(['compare', 'traces/union-aliasing.csv', 'rfc-v3', 'rfc-v3-union', '--semantic'], ROOT);
     expect(r.code).toBe(1);
-    // vmid <- cdptr[15:0] = 0; vtcr[15:0] <- the two nested flag bytes = 0; vttbr <- cdptr_dma = the guest CD at 0x4000_0000
-    expect(r.out).toContain('   line 50 StreamID 0x22 cfgi#2: state valid -> illegal, S2VMID 2 -> -, S2T0SZ 24 -> -, S2SL0 1 -> -, S2IR0 WBRAWA -> -, S2OR0 WBRAWA -> -, S2SH0 ISH -> -, S2TTB 0x100012000 -> 0x40000000\n');
+    // vmid <- cdptr[15:0] = 0; vtcr[15:0] <- the two nested flag bytes = 0 (T0SZ [5:0], SL0 [7:6],
+    // IRGN0 [9:8], ORGN0 [11:10], SH0 [13:12]); vttbr <- cdptr_dma = the guest CD at 0x4000_0000.
+    // S2PS (vtcr[18:16]) and S2TG (vtcr[15:14] = 0, 4K either way) keep their values.
+    expect(r.out).toContain([
+      '# STE fields of StreamID 0x22, rfc-v3 -> rfc-v3-union: line 50 cfgi, line 51 fetch',
+      '#   S2VMID: 2 -> 0                    DW2[15:0]   used by both',
+      '#   S2T0SZ: 24 -> 0                   DW2[37:32]  used by both',
+      '#   S2SL0: 1 -> 0                     DW2[39:38]  used by both',
+      '#   S2IR0: 1 (WBRAWA) -> 0 (NC)       DW2[41:40]  used by both',
+      '#   S2OR0: 1 (WBRAWA) -> 0 (NC)       DW2[43:42]  used by both',
+      '#   S2SH0: 3 (ISH) -> 0 (NSH)         DW2[45:44]  used by both',
+      '#   S2TTB: 0x100012000 -> 0x40000000  DW3[51:4]   used by both',
+      '',
+    ].join('\n'));
     // the single-stage StreamIDs 0x20 and 0x21 have no field change
-    expect(r.out).not.toMatch(/StreamID 0x2[01] /);
+    expect(r.out).not.toMatch(/StreamID 0x2[01]/);
   });
   it('two variants that agree on a trace: three identical verdicts, exit 0', async () => {
     const r = await runCli(['compare', 'traces/legacy-lifecycle.csv', 'rfc-v3', 'rfc-v3-cleared'], ROOT);
