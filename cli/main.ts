@@ -8,6 +8,7 @@ import { PROFILES, profileByName } from '../src/model/profiles.js';
 import type { CachingPolicy } from '../src/model/caches.js';
 import { checkCommand, replayCommand, reportError } from '../src/report/commands.js';
 import { compareCommand } from '../src/report/compare.js';
+import { reportCommand } from '../src/report/html.js';
 import { loadVariantFile, unloadVariant, registeredVariants } from '../src/policy/registry.js';
 import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.js';
 import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.js';
@@ -84,6 +85,15 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
+    .command('report <trace>', 'write a self-contained HTML report of a trace under several variants: summary table, side-by-side streams, STE field differences, hazards', (y) => commonReplayOptions(y)
+      .positional('trace', { type: 'string', describe: 'a trace file' })
+      .option('variants', { type: 'string', array: true, describe: 'variants to show, comma-separated, the first is the baseline (default: all, or hw for a trace without op rows)' })
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'the HTML file to write' }),
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => reportCommand({
+      trace: a.trace!, variants: a.variants ?? a.variant, out: a.out,
+      profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
+    }, io))))
     .command('decode <kind> [qword..]', 'print the fields of an STE, CD, command, event record, L1STD, L1CD or translation table descriptor', (y) => y
       .positional('kind', { type: 'string', choices: DECODE_KINDS as unknown as string[], describe: 'structure' })
       .positional('qword', { type: 'string', array: true, describe: '64-bit words, DW0 first (missing ones are zero)' })
@@ -143,7 +153,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return set(EXIT_ERROR);
       }
     })
-    .demandCommand(1, 'give a command: replay, check, compare, decode or encode')
+    .demandCommand(1, 'give a command: replay, check, compare, report, minimize, decode or encode')
     .strict()
     .help()
     .version(false)

@@ -21,7 +21,7 @@
  * no times, no host names, the order the command gave.
  */
 import { hex } from '../model/fields.js';
-import type { FieldChange, FieldChangeGroup } from './steFields.js';
+import { formatFieldGroup, type FieldChange, type FieldChangeGroup } from './steFields.js';
 
 export type OutputFormat = 'text' | 'json' | 'jsonl' | 'ktap' | 'junit';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['text', 'json', 'jsonl', 'ktap', 'junit'];
@@ -163,15 +163,16 @@ function oneLine(s: string): string {
   return s.replace(/[\r\n]+/g, ' ');
 }
 
+/** How many STE field groups KTAP and text listings show per finding. */
+const MAX_DIAG_GROUPS = 3;
+
 /** The first differences of a finding as lines: message, first rows, field changes. */
-export function findingLines(f: Finding, maxRows = MAX_DIAG_ROWS): string[] {
+export function findingLines(f: Finding): string[] {
   const out = [f.message];
-  for (const r of f.rows.slice(0, maxRows)) out.push(`${r.side === 'a' ? '-' : '+'}${r.text}`);
-  if (f.rows.length > maxRows) out.push(`... ${f.rows.length - maxRows} more differing rows`);
-  for (const g of f.fields.slice(0, 2)) {
-    out.push(`STE fields of StreamID ${hex(g.sid)}, ${f.a} -> ${f.b}: ${g.places.join(', ')}`);
-    for (const c of g.changes) out.push(`  ${c.field}: ${c.oldText} -> ${c.newText}  ${c.position}`);
-  }
+  for (const r of f.rows.slice(0, MAX_DIAG_ROWS)) out.push(`${r.side === 'a' ? '-' : '+'}${r.text}`);
+  if (f.rows.length > MAX_DIAG_ROWS) out.push(`... ${f.rows.length - MAX_DIAG_ROWS} more differing rows`);
+  for (const g of f.fields.slice(0, MAX_DIAG_GROUPS)) out.push(...formatFieldGroup(g, f.a, f.b, false).map((l) => l.replace(/^# /, '')));
+  if (f.fields.length > MAX_DIAG_GROUPS) out.push(`... ${f.fields.length - MAX_DIAG_GROUPS} more groups of STE field changes`);
   return out;
 }
 
@@ -194,7 +195,7 @@ export function formatKtap(r: RunResult): string {
       out.push(`${ind}${c.status === 'pass' ? 'ok' : 'not ok'} ${j + 1} ${ktapName(c.name)}`);
     });
     const failed = t.cases.filter((c) => c.status === 'fail').length;
-    if (failed) out.push(`# ${oneLine(t.trace)}: ${failed} of ${t.cases.length} ${t.title ? `(${oneLine(t.title)}) ` : ''}failed`);
+    if (failed) out.push(`# ${oneLine(t.trace)}${t.title ? ` (${oneLine(t.title)})` : ''}: ${failed} of ${t.cases.length} failed`);
     out.push(`${traceOk(t) ? 'ok' : 'not ok'} ${i + 1} ${ktapName(t.trace)}`);
   });
   const n = counts(r);
@@ -230,7 +231,7 @@ export function formatJunit(r: RunResult): string {
         const first = c.findings[0];
         const message = first ? first.message : (c.note ?? 'failed');
         const body = [
-          ...c.findings.flatMap((x) => [...findingLines(x, Number.MAX_SAFE_INTEGER), ...(x.detail ? ['', x.detail] : [])]),
+          ...c.findings.flatMap((x) => (x.detail ? [x.message, x.detail.replace(/\n$/, '')] : findingLines(x))),
           ...(c.reproduce ? [`reproduce: ${c.reproduce}`] : []),
         ].join('\n');
         out.push(`${open}>`, `      <failure type="difference" message="${xml(oneLine(message))}">${xml(body)}</failure>`, '    </testcase>');
