@@ -9,6 +9,8 @@ import type { CachingPolicy } from '../src/model/caches.js';
 import { checkCommand, replayCommand, reportError } from '../src/report/commands.js';
 import { compareCommand } from '../src/report/compare.js';
 import { reportCommand } from '../src/report/html.js';
+import { minimizeCommand } from '../src/report/minimize.js';
+import { STREAMS, type StreamName } from '../src/replay/streams.js';
 import { loadVariantFile, unloadVariant, registeredVariants } from '../src/policy/registry.js';
 import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.js';
 import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.js';
@@ -92,6 +94,24 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => reportCommand({
       trace: a.trace!, variants: a.variants ?? a.variant, out: a.out,
       profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
+    }, io))))
+    .command('minimize <trace>', 'shrink a trace to the rows a failure needs (delta debugging): a failed expect, a difference from --against, or from the golden files', (y) => commonReplayOptions(y)
+      .positional('trace', { type: 'string', describe: 'a trace file' })
+      .option('against', { type: 'string', describe: 'keep the first difference between --variant and this variant' })
+      .option('golden', { type: 'boolean', default: false, describe: 'keep the first difference between --variant and its golden files' })
+      .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' })
+      .option('stream', { type: 'string', choices: [...STREAMS], describe: 'the stream whose first difference to keep (default: dma, then faults, then ste)' })
+      .option('max-tests', { type: 'number', default: 20000, describe: 'stop after this many candidate replays' })
+      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'the small trace to write' })
+      .check((a) => {
+        if (!a.variant || a.variant.length !== 1 || String(a.variant[0]).includes(',')) throw new Error('minimize needs exactly one --variant (the failing one)');
+        return true;
+      }),
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => minimizeCommand({
+      trace: a.trace!, variant: String(a.variant![0]), against: a.against, golden: a.golden, goldenDir: a['golden-dir'],
+      stream: a.stream as StreamName | undefined, out: a.out, maxTests: a['max-tests'],
+      profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy, variantFiles: a['variant-file'] ?? [],
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
     .command('decode <kind> [qword..]', 'print the fields of an STE, CD, command, event record, L1STD, L1CD or translation table descriptor', (y) => y
