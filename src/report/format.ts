@@ -203,10 +203,10 @@ export function formatKtap(r: RunResult): string {
   return out.join('\n') + '\n';
 }
 
-/** XML 1.0 text: escaped, and without the control characters XML cannot hold. */
+/** XML 1.0 text: escaped; the control characters XML cannot hold are written as \xNN. */
 function xml(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '\ufffd')
+  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
     .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
