@@ -164,14 +164,17 @@ function oneLine(s: string): string {
 }
 
 /** How many STE field groups KTAP and text listings show per finding. */
-const MAX_DIAG_GROUPS = 3;
+const MAX_DIAG_GROUPS = 2;
 
 /** The first differences of a finding as lines: message, first rows, field changes. */
 export function findingLines(f: Finding): string[] {
   const out = [f.message];
   for (const r of f.rows.slice(0, MAX_DIAG_ROWS)) out.push(`${r.side === 'a' ? '-' : '+'}${r.text}`);
   if (f.rows.length > MAX_DIAG_ROWS) out.push(`... ${f.rows.length - MAX_DIAG_ROWS} more differing rows`);
-  for (const g of f.fields.slice(0, MAX_DIAG_GROUPS)) out.push(...formatFieldGroup(g, f.a, f.b, false).map((l) => l.replace(/^# /, '')));
+  // Entries the SMMU used (at a cfgi or fetch) first, then the intermediate ones after stores.
+  const used = (g: FieldChangeGroup): boolean => g.places.some((p) => / (cfgi|fetch)$/.test(p));
+  const groups = [...f.fields.filter(used), ...f.fields.filter((g) => !used(g))];
+  for (const g of groups.slice(0, MAX_DIAG_GROUPS)) out.push(...formatFieldGroup(g, f.a, f.b, false).map((l) => l.replace(/^# /, '')));
   if (f.fields.length > MAX_DIAG_GROUPS) out.push(`... ${f.fields.length - MAX_DIAG_GROUPS} more groups of STE field changes`);
   return out;
 }

@@ -24,7 +24,7 @@ const VARIANTS = ['rfc-v3', 'rfc-v3-cleared', 'rfc-v3-union'];
 const REPORT = join(OUT, 'nested-bypass.html');
 
 describe('report: the file itself', () => {
-  beforeAll(() => mkdirSync(OUT, { recursive: true }));
+  beforeAll(() => { mkdirSync(OUT, { recursive: true }); });
   it('is written whole, self-contained (no URL to fetch, no script) and byte-identical on a second run', async () => {
     const r = await runCli(['report', 'traces/nested-bypass.csv', '--variants', VARIANTS.join(','), '-o', REPORT], ROOT);
     expect(r.err).toBe('');
