@@ -74,11 +74,12 @@ describe('replay', () => {
 });
 
 describe('check', () => {
+  // Replays every bundled trace under every variant: seconds on a loaded machine, so not the default 5 s.
   it('every bundled trace matches its golden files', async () => {
     const r = await runCli(['check'], ROOT);
     expect(r.out).toMatch(/0 differences\n$/);
     expect(r.code).toBe(0);
-  });
+  }, 60_000);
   it('missing goldens are a difference; --update writes them; a changed golden shows a unified diff', async () => {
     const d = tmp();
     mkdirSync(join(d, 'traces'));

@@ -3,7 +3,7 @@
  * XML by an XML parser, JSON Lines and JSON by JSON.parse; the field-level
  * STE lines under each hunk of the text diff.
  */
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { DOMParser } from '@xmldom/xmldom';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,9 @@ import type { Io } from '../../src/report/io.js';
 import { diffStream, renderDiff } from '../../src/report/streamDiff.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { ktapToTap14, parseTap, type TapNode } from '../helpers/tap.js';
+
+// Each test replays whole traces (several variants, or many candidate traces): seconds under load.
+jest.setTimeout(60_000);
 
 /**
  * A copy of union-aliasing with two reviewed-golden problems: rfc-v3-union's

@@ -8,13 +8,16 @@
  * Where /usr/bin/chromium is absent the browser test is skipped and says so;
  * under CI (CI=true) it fails instead, since .ci/run must have installed it.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT, runCli } from '../helpers/cli.js';
+
+// Each test replays whole traces (several variants, or many candidate traces): seconds under load.
+jest.setTimeout(60_000);
 
 const CHROMIUM = '/usr/bin/chromium';
 /** The launch flags this machine needs (no sandbox as root; nothing that reaches for the network). */

@@ -3,13 +3,16 @@
  * the rows it needs, removes dependents with what they depend on, is
  * deterministic, and the small trace fails when replayed from its file.
  */
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ddmin, dependencies } from '../../src/report/minimize.js';
 import { parseTraceText } from '../../src/trace/parse.js';
 import { ROOT, runCli } from '../helpers/cli.js';
+
+// Each test replays whole traces (several variants, or many candidate traces): seconds under load.
+jest.setTimeout(60_000);
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'smmu-minimize-'));
