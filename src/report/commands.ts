@@ -9,7 +9,7 @@ import type { Profile } from '../model/profiles.js';
 import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { runTrace, traceHasOps } from '../replay/run.js';
+import { runTrace, traceHasOps, type VariantRunSpec } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import { TextStreams } from './csv.js';
@@ -32,6 +32,25 @@ interface TraceOutput {
   readonly results: { variant: string; summary: ReplaySummary; streams: TextStreams }[];
 }
 
+/**
+ * Replay one trace under variants (one parse feeds them all), collecting each
+ * variant's streams as text.  Throws TraceError on bad input.
+ */
+export async function replayToText(abs: string, display: string, variants: readonly VariantRunSpec[],
+  o: { profile: Profile; caching: CachingPolicy; memoryCapPages?: number; onProgress?: (rows: number) => void }): Promise<TraceOutput['results']> {
+  const sinks = new Map<string, TextStreams>();
+  const results = await runTrace(abs, {
+    profile: o.profile, caching: o.caching, variants, displayName: display, explain: explainCheck,
+    ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  }, (v) => {
+    const s = new TextStreams();
+    sinks.set(v, s);
+    return s;
+  });
+  return results.map((r) => ({ ...r, streams: sinks.get(r.variant)! }));
+}
+
 /** Replay every trace (in the given order), collecting the streams as text. Throws TraceError on bad input. */
 export async function replayAll(o: ReplayRunOptions, io: Io, showProgress = true): Promise<TraceOutput[]> {
   const out: TraceOutput[] = [];
@@ -47,18 +66,11 @@ export async function replayAll(o: ReplayRunOptions, io: Io, showProgress = true
     }
     const variants = chooseVariants(o.variants, await traceHasOps(abs));
     if (typeof variants === 'string') throw new Error(`${display}: ${variants}`);
-    const sinks = new Map<string, TextStreams>();
-    const results = await runTrace(abs, {
-      profile: o.profile, caching: o.caching, variants, displayName: display, explain: explainCheck,
-      ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
-      ...(prog ? { onProgress: (n: number) => prog(`${display}: ${n} rows`) } : {}),
-    }, (v) => {
-      const s = new TextStreams();
-      sinks.set(v, s);
-      return s;
+    const results = await replayToText(abs, display, variants, {
+      ...o, ...(prog ? { onProgress: (n: number) => prog(`${display}: ${n} rows`) } : {}),
     });
     if (prog) prog('');
-    out.push({ trace: display, stem: traceStem(t), results: results.map((r) => ({ ...r, streams: sinks.get(r.variant)! })) });
+    out.push({ trace: display, stem: traceStem(t), results });
   }
   return out;
 }

@@ -12,13 +12,11 @@
 import { relative, resolve } from 'node:path';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
-import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { runTrace, traceHasOps } from '../replay/run.js';
+import { traceHasOps } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
-import { TextStreams } from './csv.js';
-import { diffFinding, reportError } from './commands.js';
+import { diffFinding, replayToText, reportError } from './commands.js';
 import { formatResult, type CaseResult, type OutputFormat, type RunResult } from './format.js';
 import { EXIT_DIFF, EXIT_SAME, paint, useColour, type Io } from './io.js';
 import { diffStream, renderDiff, rowDelta, semanticSteSide, type StreamDiff } from './streamDiff.js';
@@ -53,26 +51,18 @@ export async function compareCommand(o: CompareOptions, io: Io): Promise<number>
   const abs = resolve(io.cwd, o.trace);
   const display = relative(io.cwd, abs) || o.trace;
   const format = o.format ?? 'text';
-  let streams: Map<string, TextStreams>;
-  let summaries: ReplaySummary[];
+  let results: Awaited<ReturnType<typeof replayToText>>;
   try {
     const hasOps = await traceHasOps(abs);
     const specs = chooseVariants([o.a, o.b], hasOps);
     if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
     if (o.a === o.b) throw new Error('compare needs two different variants');
-    streams = new Map();
-    const results = await runTrace(abs, {
-      profile: o.profile, caching: o.caching, variants: specs, displayName: display, explain: explainCheck,
-      ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
-    }, (v) => {
-      const s = new TextStreams();
-      streams.set(v, s);
-      return s;
-    });
-    summaries = results.map((r) => r.summary);
+    results = await replayToText(abs, display, specs, o);
   } catch (e) {
     return reportError(e, io);
   }
+  const streams = new Map(results.map((r) => [r.variant, r.streams]));
+  const summaries = results.map((r) => r.summary);
   const [sa, sb] = summaries as [ReplaySummary, ReplaySummary];
   const verdicts = STREAMS.map((st) => streamVerdict(o, st, streams.get(o.a)!.get(st), streams.get(o.b)!.get(st)));
   const differs = verdicts.some((v) => v.differs);

@@ -21,13 +21,12 @@
 import { relative, resolve } from 'node:path';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
-import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { runTrace, traceHasOps } from '../replay/run.js';
+import { traceHasOps } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
-import { reportError } from './commands.js';
-import { splitCsvLine, TextStreams } from './csv.js';
+import { replayToText, reportError } from './commands.js';
+import { splitCsvLine, type TextStreams } from './csv.js';
 import { writeAtomically } from './golden.js';
 import { EXIT_DIFF, EXIT_SAME, type Io } from './io.js';
 import { hunkFieldChanges, parseSteStream, type FieldChangeGroup, type SteStreamRow } from './steFields.js';
@@ -241,29 +240,20 @@ export function renderReport(o: {
 export async function reportCommand(o: ReportOptions, io: Io): Promise<number> {
   const abs = resolve(io.cwd, o.trace);
   const display = relative(io.cwd, abs) || o.trace;
-  const streams = new Map<string, TextStreams>();
-  let summaries: ReplaySummary[];
-  let names: string[];
+  let results: Awaited<ReturnType<typeof replayToText>>;
   try {
     const specs = chooseVariants(o.variants, await traceHasOps(abs));
     if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
-    names = specs.map((s) => s.name);
+    const names = specs.map((s) => s.name);
     if (new Set(names).size !== names.length) throw new Error('report: a variant is named twice');
-    const results = await runTrace(abs, {
-      profile: o.profile, caching: o.caching, variants: specs, displayName: display, explain: explainCheck,
-      ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
-    }, (v) => {
-      const s = new TextStreams();
-      streams.set(v, s);
-      return s;
-    });
-    summaries = results.map((r) => r.summary);
+    results = await replayToText(abs, display, specs, o);
   } catch (e) {
     return reportError(e, io);
   }
+  const names = results.map((r) => r.variant);
   const { html, differing } = renderReport({
     trace: display, profile: o.profile.name, caching: o.caching, variants: names,
-    summaries, streams: names.map((n) => streams.get(n)!),
+    summaries: results.map((r) => r.summary), streams: results.map((r) => r.streams),
   });
   const out = resolve(io.cwd, o.out);
   try {
