@@ -74,7 +74,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => checkCommand({
       traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
-      tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update, format: a.format as OutputFormat,
+      tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update, format: a.format as OutputFormat, variantFiles: a['variant-file'] ?? [],
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
     .command('compare <trace> <variantA> <variantB>', 'replay a trace under two driver-policy variants and diff their streams', (y) => formatOption(commonReplayOptions(y))
@@ -83,7 +83,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .positional('variantB', { type: 'string' })
       .option('semantic', { type: 'boolean', default: false, describe: 'compare STEs only on the bits each entry uses (the used-bits rule); the raw diff is shown too' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => compareCommand({
-      trace: a.trace!, a: a.variantA!, b: a.variantB!, semantic: a.semantic, format: a.format as OutputFormat,
+      trace: a.trace!, a: a.variantA!, b: a.variantB!, semantic: a.semantic, format: a.format as OutputFormat, variantFiles: a['variant-file'] ?? [],
       profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))

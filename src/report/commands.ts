@@ -160,6 +160,8 @@ export interface CheckCommandOptions extends Omit<ReplayRunOptions, 'traces'> {
   readonly goldenDir: string;
   readonly update: boolean;
   readonly format?: OutputFormat;
+  /** --variant-file arguments, repeated in reproduce commands. */
+  readonly variantFiles?: readonly string[];
 }
 
 /** Traces under a directory: *.csv and *.csv.gz at its top level, sorted by name. */
@@ -182,9 +184,14 @@ interface StreamMismatch {
   readonly diff: StreamDiff | undefined;
 }
 
-function reproduceCommand(trace: string, variant: string, o: { profile: Profile; caching: CachingPolicy }): string {
-  const opts = `${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`;
-  return `smmu-replay replay ${trace} --variant ${variant}${opts}`;
+/** The options a reproduce command repeats: profile, caching and user variant files, where not the defaults. */
+export function reproduceOptions(o: { profile: Profile; caching: CachingPolicy; variantFiles?: readonly string[] | undefined }): string {
+  return `${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`
+    + (o.variantFiles ?? []).map((f) => ` --variant-file ${f}`).join('');
+}
+
+function reproduceCommand(trace: string, variant: string, o: { profile: Profile; caching: CachingPolicy; variantFiles?: readonly string[] | undefined }): string {
+  return `smmu-replay replay ${trace} --variant ${variant}${reproduceOptions(o)}`;
 }
 
 /** A stream diff as a finding of the format layer. */

@@ -16,7 +16,7 @@ import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
 import { traceHasOps } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
-import { diffFinding, replayToText, reportError } from './commands.js';
+import { diffFinding, replayToText, reportError, reproduceOptions } from './commands.js';
 import { formatResult, type CaseResult, type OutputFormat, type RunResult } from './format.js';
 import { EXIT_DIFF, EXIT_SAME, paint, useColour, type Io } from './io.js';
 import { diffStream, renderDiff, rowDelta, semanticSteSide, type StreamDiff } from './streamDiff.js';
@@ -30,6 +30,8 @@ export interface CompareOptions {
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
   readonly format?: OutputFormat;
+  /** --variant-file arguments, repeated in the reproduce command. */
+  readonly variantFiles?: readonly string[];
 }
 
 function counts(s: ReplaySummary): [string, string][] {
@@ -109,7 +111,7 @@ function streamVerdict(o: CompareOptions, st: StreamName, ta: string, tb: string
 }
 
 function compareResult(display: string, o: CompareOptions, verdicts: readonly StreamVerdict[]): RunResult {
-  const reproduce = `smmu-replay compare ${display} ${o.a} ${o.b}${o.semantic ? ' --semantic' : ''}${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`;
+  const reproduce = `smmu-replay compare ${display} ${o.a} ${o.b}${o.semantic ? ' --semantic' : ''}${reproduceOptions(o)}`;
   return {
     command: 'compare',
     traces: [{

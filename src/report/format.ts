@@ -202,7 +202,7 @@ export function formatKtap(r: RunResult): string {
     out.push(`${traceOk(t) ? 'ok' : 'not ok'} ${i + 1} ${ktapName(t.trace)}`);
   });
   const n = counts(r);
-  out.push(`# ${r.command}: ${n.passed} passed, ${n.failed} failed, ${n.skipped} skipped`);
+  out.push(`# ${r.command}: ${n.cases} cases, ${n.passed} ok, ${n.failed} not ok, ${n.skipped} skipped`);
   return out.join('\n') + '\n';
 }
 
@@ -260,7 +260,7 @@ export function formatText(r: RunResult): string {
     }
   }
   const n = counts(r);
-  out.push(`${n.passed} passed, ${n.failed} failed, ${n.skipped} skipped`);
+  out.push(`${n.cases} cases: ${n.passed} ok, ${n.failed} failing, ${n.skipped} skipped`);
   return out.join('\n') + '\n';
 }
 

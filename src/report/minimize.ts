@@ -36,7 +36,7 @@ import { runTrace, type VariantRunSpec } from '../replay/run.js';
 import type { StreamName } from '../replay/streams.js';
 import { parseRow, parseTraceText } from '../trace/parse.js';
 import type { OpRow, Row } from '../trace/format.js';
-import { reportError } from './commands.js';
+import { reportError, reproduceOptions } from './commands.js';
 import { splitCsvLine, TextStreams } from './csv.js';
 import { goldenPath, readGolden, traceStem, writeAtomically } from './golden.js';
 import { EXIT_ERROR, EXIT_SAME, type Io } from './io.js';
@@ -225,11 +225,6 @@ export function ddmin(candidates: readonly number[], test: (kept: readonly numbe
   return { kept, tests, exhausted: false };
 }
 
-function optionText(o: MinimizeOptions): string {
-  return `${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`
-    + (o.variantFiles ?? []).map((f) => ` --variant-file ${f}`).join('');
-}
-
 export async function minimizeCommand(o: MinimizeOptions, io: Io): Promise<number> {
   const abs = resolve(io.cwd, o.trace);
   const display = relative(io.cwd, abs) || o.trace;
@@ -325,8 +320,8 @@ export async function minimizeCommand(o: MinimizeOptions, io: Io): Promise<numbe
   const variantArgs = o.against !== undefined ? `${o.variant} ${o.against}` : `--variant ${o.variant}`;
   const outRel = o.out;
   const reproduce = o.against !== undefined
-    ? `smmu-replay compare ${outRel} ${variantArgs}${optionText(o)}`
-    : `smmu-replay replay ${outRel} ${variantArgs}${optionText(o)}`;
+    ? `smmu-replay compare ${outRel} ${variantArgs}${reproduceOptions(o)}`
+    : `smmu-replay replay ${outRel} ${variantArgs}${reproduceOptions(o)}`;
   const header = [
     `# ${basename(o.out)}: minimized by smmu-replay minimize from ${display} (${kept.length} of ${traceRows.length} rows)`,
     `# failure kept: ${witness.describe}`,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import { main } from '../../cli/main.js';
-import { formatJunit, formatKtap, type RunResult } from '../../src/report/format.js';
+import { formatJunit, formatKtap, formatText, type RunResult } from '../../src/report/format.js';
 import type { Io } from '../../src/report/io.js';
 import { diffStream, renderDiff } from '../../src/report/streamDiff.js';
 import { ROOT, runCli } from '../helpers/cli.js';
@@ -200,6 +200,31 @@ describe('jsonl and json', () => {
     const ste = j.traces[0].cases[0];
     expect(ste.findings[0].fields[0].changes.map((c: { field: string }) => c.field)).toEqual(['S2VMID', 'S2T0SZ', 'S2SL0', 'S2IR0', 'S2OR0', 'S2SH0', 'S2TTB']);
     expect(ste.findings[0].fields[0].changes[0].used).toBe('both');
+  });
+});
+
+describe('text for commands without a report of their own', () => {
+  it('a line per case, a failure\'s findings and reproduce command under it, a count line', () => {
+    const res: RunResult = {
+      command: 'oracle',
+      traces: [{ trace: 't.csv', title: 'model vs qemu-7.2', cases: [
+        { name: 'dma line 9', status: 'fail', findings: [{ subject: 'dma', message: 'line 9: model fault F_TRANSLATION, qemu pa:0x1000', traceLine: 9, a: 'model', b: 'qemu', rows: [{ side: 'a', text: '9,0x1,,...' }, { side: 'b', text: '9,0x1,,...x' }], fields: [] }], reproduce: 'smmu-replay oracle qemu t.csv' },
+        { name: 'dma line 10', status: 'pass', findings: [] },
+        { name: 'dma line 11', status: 'skip', note: 'UNSUPPORTED in the model', findings: [] },
+      ] }],
+    };
+    expect(formatText(res)).toBe([
+      '== t.csv: model vs qemu-7.2',
+      'FAIL dma line 9',
+      '     line 9: model fault F_TRANSLATION, qemu pa:0x1000',
+      '     -9,0x1,,...',
+      '     +9,0x1,,...x',
+      '     reproduce: smmu-replay oracle qemu t.csv',
+      'ok   dma line 10',
+      'skip dma line 11: UNSUPPORTED in the model',
+      '3 cases: 1 ok, 1 failing, 1 skipped',
+      '',
+    ].join('\n'));
   });
 });
 
