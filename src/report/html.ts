@@ -42,6 +42,8 @@ export interface ReportOptions {
 
 /** Identical trace lines kept on each side of a difference before the rest of a run is folded. */
 const CONTEXT = 2;
+/** Trace lines shown of a report with one variant (nothing to compare), before the rest is folded. */
+const SINGLE_LINES = 500;
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -85,7 +87,9 @@ function byLine(text: string): Map<number, string[]> {
 function isHazard(stream: StreamName, row: string): boolean {
   const c = splitCsvLine(row);
   if (stream === 'faults') return c[0] === 'hazard';
-  if (stream === 'ste') return c[4] === 'unsafe' || c[4] === 'invalid';
+  // a store's state (docs/streams.md): `unsafe` mix, or `invalid` (V=0 between two valid entries);
+  // a cfgi or fetch row's state is only the entry's verdict
+  if (stream === 'ste') return c[1] === 'store' && (c[4] === 'unsafe' || c[4] === 'invalid');
   return false;
 }
 
@@ -124,18 +128,20 @@ function streamView(stream: StreamName, variants: readonly string[], texts: read
     return lines.some((m) => JSON.stringify(m.get(n) ?? []) !== base);
   };
   const differing = all.filter(differs);
+  const differingSet = new Set(differing);
   const show = new Set<number>();
   all.forEach((n, i) => {
-    if (!differing.includes(n)) return;
+    if (!differingSet.has(n)) return;
     for (let k = Math.max(0, i - CONTEXT); k <= Math.min(all.length - 1, i + CONTEXT); k++) show.add(all[k]!);
   });
-  // A short stream, or one without differences, is shown whole when small.
+  // A short stream is shown whole; so is a single variant's, up to SINGLE_LINES trace lines.
   if (all.length <= 2 * CONTEXT + 8) for (const n of all) show.add(n);
+  if (variants.length === 1) for (const n of all.slice(0, SINGLE_LINES)) show.add(n);
   const body: string[] = [];
   let folded: number[] = [];
   const flush = (): void => {
     if (!folded.length) return;
-    body.push(`<tr class="folded"><td colspan="${variants.length + 1}">&hellip; ${folded.length} trace line${folded.length === 1 ? '' : 's'} identical in every variant (${folded[0]}&ndash;${folded[folded.length - 1]})</td></tr>`);
+    body.push(`<tr class="folded"><td colspan="${variants.length + 1}">&hellip; ${folded.length} trace line${folded.length === 1 ? '' : 's'} ${variants.length > 1 ? 'identical in every variant' : 'not shown'} (${folded[0]}&ndash;${folded[folded.length - 1]})</td></tr>`);
     folded = [];
   };
   for (const n of all) {
@@ -157,7 +163,7 @@ function streamView(stream: StreamName, variants: readonly string[], texts: read
       const fields = changed && ste ? fieldList(hunkFieldChanges(ste[0]!.get(n) ?? [], ste[i]!.get(n) ?? []), variants[0]!) : '';
       return `<td data-variant="${esc(v)}" class="${changed ? 'changed' : 'same'}">${divs.join('') || '<span class="none">&mdash;</span>'}${fields}</td>`;
     });
-    body.push(`<tr data-line="${n}"${differs(n) ? ' class="differs"' : ''}><td class="ln">${n}</td>${cells.join('')}</tr>`);
+    body.push(`<tr data-line="${n}"${differingSet.has(n) ? ' class="differs"' : ''}><td class="ln">${n}</td>${cells.join('')}</tr>`);
   }
   flush();
   const head = `<tr><th>line</th>${variants.map((v) => `<th data-variant="${esc(v)}">${esc(v)}</th>`).join('')}</tr>`;

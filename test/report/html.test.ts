@@ -39,6 +39,16 @@ describe('report: the file itself', () => {
     await runCli(['report', 'traces/nested-bypass.csv', '--variants', VARIANTS.join(','), '-o', again], ROOT);
     expect(readFileSync(again, 'utf8')).toBe(html);
   });
+  it('a trace without op rows: one variant (hw), every line shown, exit 0', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'smmu-report-'));
+    const r = await runCli(['report', join(ROOT, 'traces/s1-translate.csv'), '-o', 'hw.html'], d);
+    expect([r.code, r.out]).toEqual([0, 'wrote hw.html (1 variant; ste: same, faults: same, dma: same)\n']);
+    const html = readFileSync(join(d, 'hw.html'), 'utf8');
+    // every DMA row of the golden DMA stream is in the report, at its trace line
+    const golden = readFileSync(join(ROOT, 'golden/s1-translate/hw.dma.csv'), 'utf8').split('\n').slice(1).filter(Boolean);
+    for (const row of golden) expect(html).toContain(row.slice(row.indexOf(',') + 1).replace(/&/g, '&amp;'));
+    expect(html).not.toContain('class="folded"');
+  });
   it('bad requests exit 2 and write nothing', async () => {
     const d = mkdtempSync(join(tmpdir(), 'smmu-report-'));
     const unknown = await runCli(['report', join(ROOT, 'traces/nested-bypass.csv'), '--variants', 'rfc-v3,linux-9.9', '-o', 'r.html'], d);
