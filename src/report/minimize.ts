@@ -34,7 +34,7 @@ import { chooseVariants } from '../policy/registry.js';
 import { Replay } from '../replay/engine.js';
 import { runTrace, type VariantRunSpec } from '../replay/run.js';
 import type { StreamName } from '../replay/streams.js';
-import { parseRow, parseTraceText } from '../trace/parse.js';
+import { parseNumber, parseRow, parseTraceText } from '../trace/parse.js';
 import type { OpRow, Row } from '../trace/format.js';
 import { reportError, reproduceOptions } from './commands.js';
 import { splitCsvLine, TextStreams } from './csv.js';
@@ -91,7 +91,12 @@ async function readRows(path: string, display: string): Promise<TraceRow[]> {
     if ((e as { code?: string }).code === 'ENOENT') throw new Error(`${display}: no such file`);
     throw e;
   }
-  const text = path.endsWith('.gz') ? gunzipSync(buf).toString('utf8') : buf.toString('utf8');
+  let text: string;
+  try {
+    text = path.endsWith('.gz') ? gunzipSync(buf).toString('utf8') : buf.toString('utf8');
+  } catch (e) {
+    throw new Error(`${display}: not a valid gzip stream (${(e as Error).message})`);
+  }
   await parseTraceText(text, display); // validates the whole file with the parser's own messages
   const { parse } = await import('csv-parse/sync');
   const records = parse(text, {
@@ -111,7 +116,11 @@ export function dependencies(rows: readonly Row[]): number[][] {
     const deps: number[] = [];
     const dom = op.name === 'domain_free' ? op.args.id : op.args.domain;
     if (dom !== undefined && domains.has(dom)) deps.push(domains.get(dom)!);
-    const sids = (op.args.sid ?? '').split('|').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    // StreamIDs by value, however they are written (0x10, 16, 0x0010)
+    const sids = (op.args.sid ?? '').split('|').map((s) => s.trim()).filter(Boolean).map((s) => {
+      const v = parseNumber(s);
+      return typeof v === 'bigint' ? v.toString() : s;
+    });
     if (op.name === 'detach' || op.name === 'write_cd') for (const s of sids) if (attached.has(s)) deps.push(attached.get(s)!);
     if (op.name === 'domain_alloc' && op.args.id !== undefined) domains.set(op.args.id, i);
     if (op.name === 'attach') for (const s of sids) attached.set(s, i);

@@ -44,7 +44,7 @@ describe('dependencies between op rows', () => {
       'op,domain_alloc,id=b,type=s2', // 2
       'op,attach,sid=0x10|0x11,domain=a', // 3: needs 1
       'op,map,domain=a,iova=0,pa=0,size=0x1000', // 4: needs 1
-      'op,detach,sid=0x11', // 5: needs 3 (the attach of 0x11)
+      'op,detach,sid=17', // 5: needs 3 (the attach of 0x11, written in decimal here)
       'op,domain_alloc,id=a,type=s2', // 6: a second domain named a
       'op,map,domain=a,iova=0,pa=0,size=0x1000', // 7: needs 6, the latest a
       'op,domain_free,id=b', // 8: needs 2
