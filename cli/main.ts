@@ -19,9 +19,13 @@ function commonReplayOptions<T>(y: Argv<T>) {
   return y
     .option('variant', { type: 'string', array: true, describe: `driver-policy variant(s) for traces with op rows (default: all: ${registeredVariants().map((v) => v.name).join(', ')}); traces without op rows use "hw"` })
     .option('variant-file', { type: 'string', array: true, describe: 'load a variant of your own (JSON choices, or an ES module exporting one); see docs/variants.md' })
-    .option('profile', { type: 'string', default: 'default', choices: [...PROFILES.keys()], describe: 'implementation profile (ID registers and optional behaviours)' })
+    .option('profile', { type: 'string', choices: [...PROFILES.keys()], describe: "implementation profile (ID registers and optional behaviours); default: the trace's meta,profile row, else default" })
     .option('caching', { type: 'string', default: 'max', choices: ['max', 'none'], describe: 'max: keep every entry the architecture allows; none: no caching' })
     .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 4096)' });
+}
+
+function askedProfile(name: string | undefined) {
+  return name === undefined ? undefined : profileByName(name)!;
 }
 
 function capPages(mib: number | undefined): number | undefined {
@@ -56,7 +60,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('out', { type: 'string', describe: 'write <out>/<trace-stem>/<variant>.<stream>.csv instead of printing the streams' })
       .option('json', { type: 'boolean', default: false, describe: 'print a machine-readable summary per trace x variant' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => replayCommand({
-      traces: a.trace as string[], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      traces: a.trace as string[], variants: a.variant, profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       out: a.out, json: a.json, ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
     .command('check [trace..]', 'compare the streams of traces (default: every trace under traces/) with golden/<trace>/<variant>.<stream>.csv', (y) => commonReplayOptions(y)
@@ -65,7 +69,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
       .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => checkCommand({
-      traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
@@ -76,7 +80,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('semantic', { type: 'boolean', default: false, describe: 'compare STEs only on the bits each entry uses (the used-bits rule); the raw diff is shown too' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => compareCommand({
       trace: a.trace!, a: a.variantA!, b: a.variantB!, semantic: a.semantic,
-      profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
     .command('decode <kind> [qword..]', 'print the fields of an STE, CD, command, event record, L1STD, L1CD or translation table descriptor', (y) => y

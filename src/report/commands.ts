@@ -9,7 +9,7 @@ import type { Profile } from '../model/profiles.js';
 import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { runTrace, traceHasOps } from '../replay/run.js';
+import { profileFor, runTrace, scanTrace } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import { TextStreams } from './csv.js';
@@ -19,7 +19,8 @@ import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, paint, paintDiff, progress, useColour
 export interface ReplayRunOptions {
   readonly traces: readonly string[];
   readonly variants: readonly string[] | undefined;
-  readonly profile: Profile;
+  /** undefined: each trace's own `meta,profile` row, else `default`. */
+  readonly profile: Profile | undefined;
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
 }
@@ -43,11 +44,12 @@ export async function replayAll(o: ReplayRunOptions, io: Io): Promise<TraceOutpu
       if ((e as { code?: string }).code === 'ENOENT') throw new Error(`${display}: no such file`);
       throw e;
     }
-    const variants = chooseVariants(o.variants, await traceHasOps(abs));
+    const decl = await scanTrace(abs);
+    const variants = chooseVariants(o.variants, decl.hasOps);
     if (typeof variants === 'string') throw new Error(`${display}: ${variants}`);
     const sinks = new Map<string, TextStreams>();
     const results = await runTrace(abs, {
-      profile: o.profile, caching: o.caching, variants, displayName: display, explain: explainCheck,
+      profile: profileFor(decl, display, o.profile), caching: o.caching, variants, displayName: display, explain: explainCheck,
       ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
       ...(prog ? { onProgress: (n: number) => prog(`${display}: ${n} rows`) } : {}),
     }, (v) => {
@@ -206,7 +208,7 @@ export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<numb
         differences++;
         io.stdout(paint(colour, 'red', `DIFF ${t.trace} [${r.variant}] ${s} (golden ${rel})`) + '\n');
         io.stdout(paintDiff(colour, d));
-        const opts = `${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`;
+        const opts = `${o.profile && o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`;
         io.stdout(`   reproduce: smmu-replay replay ${t.trace} --variant ${r.variant}${opts}\n`);
       }
     }

@@ -15,7 +15,7 @@ import type { Profile } from '../model/profiles.js';
 import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { runTrace, traceHasOps } from '../replay/run.js';
+import { profileFor, runTrace, scanTrace } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TextStreams } from './csv.js';
 import { unifiedDiff } from './golden.js';
@@ -27,7 +27,8 @@ export interface CompareOptions {
   readonly a: string;
   readonly b: string;
   readonly semantic: boolean;
-  readonly profile: Profile;
+  /** undefined: the trace's own `meta,profile` row, else `default`. */
+  readonly profile: Profile | undefined;
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
 }
@@ -141,13 +142,13 @@ export async function compareCommand(o: CompareOptions, io: Io): Promise<number>
   let streams: Map<string, TextStreams>;
   let summaries: ReplaySummary[];
   try {
-    const hasOps = await traceHasOps(abs);
-    const specs = chooseVariants([o.a, o.b], hasOps);
+    const decl = await scanTrace(abs);
+    const specs = chooseVariants([o.a, o.b], decl.hasOps);
     if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
     if (o.a === o.b) throw new Error('compare needs two different variants');
     streams = new Map();
     const results = await runTrace(abs, {
-      profile: o.profile, caching: o.caching, variants: specs, displayName: display, explain: explainCheck,
+      profile: profileFor(decl, display, o.profile), caching: o.caching, variants: specs, displayName: display, explain: explainCheck,
       ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
     }, (v) => {
       const s = new TextStreams();

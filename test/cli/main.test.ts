@@ -108,6 +108,22 @@ describe('check', () => {
   });
 });
 
+describe('a trace that declares its profile (meta,profile)', () => {
+  it('is replayed with it unless --profile says otherwise; an unknown one is a located error', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 't.csv'), '# qemu\nmeta,profile,qemu-7.2\nmmio_read,IDR0,expect=0x0d40101a\n');
+    const declared = await runCli(['replay', 't.csv'], d);
+    expect([declared.code, declared.out.split('\n')[0]]).toEqual([0, '== t.csv [hw] profile=qemu-7.2 caching=max']);
+    expect(declared.out).toContain('1 matched, 0 explained, 0 mismatched');
+    const asked = await runCli(['replay', 't.csv', '--profile', 'default'], d);
+    expect(asked.code).toBe(1);
+    expect(asked.out).toContain('IDR0: expected 0xd40101a, read 0xd4c7e1b');
+    writeFileSync(join(d, 'u.csv'), '# x\n\nmeta,profile,qemu-9.9\n');
+    const unknown = await runCli(['replay', 'u.csv'], d);
+    expect([unknown.code, unknown.err]).toEqual([2, "smmu-replay: u.csv:3: meta,profile: unknown profile 'qemu-9.9' (known: default, qemu-7.2)\n"]);
+  });
+});
+
 describe('compare', () => {
   it('flag vs cleared s1_cfg: raw and effective STE differences, first at the bypass line, exit 1', async () => {
     const raw = await runCli(['compare', 'traces/nested-bypass.csv', 'rfc-v3', 'rfc-v3-cleared'], ROOT);
