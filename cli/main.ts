@@ -13,6 +13,7 @@ import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.
 import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.js';
 import { EXIT_ERROR, type Io } from '../src/report/io.js';
 import { parseNumber } from '../src/trace/parse.js';
+import { importCommand } from '../src/trace/importers/command.js';
 import type { GranuleName } from '../src/model/granule.js';
 
 function commonReplayOptions<T>(y: Argv<T>) {
@@ -142,7 +143,13 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return set(EXIT_ERROR);
       }
     })
-    .demandCommand(1, 'give a command: replay, check, compare, decode or encode')
+    .command('import <format> <capture>', 'import a recorded capture as a trace v1 (qemu-log: a QEMU SMMUv3 trace log with memory snapshots; see docs/recording.md)', (y) => y
+      .positional('format', { type: 'string', choices: ['qemu-log'], describe: 'what the capture is' })
+      .positional('capture', { type: 'string', describe: 'the capture directory (trace.log[.gz], snapshots.json, mem-<snapshot>.txt[.gz] or the RAM images)' })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the trace to write: .csv, or .csv.gz to compress it (written only if the whole import succeeds)' })
+      .option('qemu-version', { type: 'string', describe: "QEMU's version, major.minor (default: the capture's qemu-version.txt)" }),
+    (a) => failed ? undefined : set(importCommand({ format: 'qemu-log', capture: a.capture!, output: a.output, qemuVersion: a['qemu-version'] }, io)))
+    .demandCommand(1, 'give a command: replay, check, compare, decode, encode or import')
     .strict()
     .help()
     .version(false)
