@@ -322,7 +322,9 @@ class Importer {
       case 'translate': return this.translate(e);
       case 'translation_failed': return this.failed(e);
       case 'record_event':
-        throw this.err(e, `smmuv3_record_event ${e.event} for StreamID ${hex(e.sid)} without a failed translation before it: record with -d guest_errors (docs/recording.md)`);
+        throw this.err(e, this.tx
+          ? `smmuv3_record_event ${e.event} for StreamID ${hex(e.sid)}, but the translation that started at line ${this.tx.start.line} has no 'translation failed' line: record with -d guest_errors (docs/recording.md)`
+          : `smmuv3_record_event ${e.event} for StreamID ${hex(e.sid)} outside a translation`);
       case 'invalid_access':
         this.count.otherInvalid++;
         return;

@@ -175,7 +175,11 @@ describe('an inconsistent, truncated or incomplete capture is an error naming th
   });
   it('an event record with no failed translation before it', () => {
     const lines = [...SETUP, 'smmuv3_record_event SMMU_EVT_F_TRANSLATION sid=0x8'];
-    expect(importError(lines, [{ ...END, afterLine: lines.length }]).message).toMatch(/^trace\.log:17: smmuv3_record_event SMMU_EVT_F_TRANSLATION for StreamID 0x8 without a failed translation/);
+    expect(importError(lines, [{ ...END, afterLine: lines.length }]).message).toMatch(/^trace\.log:17: smmuv3_record_event SMMU_EVT_F_TRANSLATION for StreamID 0x8 outside a translation/);
+    // The failed translation's guest_errors line is missing (recorded without -d guest_errors).
+    const noGuestErrors = [...SETUP, ...TRANSLATE.slice(0, 10), 'smmuv3_record_event SMMU_EVT_F_TRANSLATION sid=0x8'];
+    expect(importError(noGuestErrors, [{ ...END, afterLine: noGuestErrors.length }]).message)
+      .toMatch(/^trace\.log:27: smmuv3_record_event SMMU_EVT_F_TRANSLATION for StreamID 0x8, but the translation that started at line 17 has no 'translation failed' line: record with -d guest_errors/);
   });
   it('a snapshot offset beyond the end of the log (the log is truncated) or inside a line', () => {
     const input = captureInput(ALL, [END]);
