@@ -629,7 +629,8 @@ class Importer {
     } else {
       this.count.dirUnknown++;
       this.count.sizeUnknown++;
-      // Unknown size: keep the row inside the page QEMU translated (the default 4 bytes would cross it).
+      // Unknown size: the default 4 bytes, unless that crosses a 4 KiB boundary, where the replay would split
+      // the row into two transactions (QEMU translated one): then only the bytes up to the boundary.
       const inPage = 0x1000n - (o.iova & 0xfffn);
       if (inPage < 4n) size = `,size=${inPage}`;
     }
