@@ -17,19 +17,24 @@ import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.
 import { OUTPUT_FORMATS, type OutputFormat } from '../src/report/format.js';
 import { EXIT_ERROR, type Io } from '../src/report/io.js';
 import { parseNumber } from '../src/trace/parse.js';
+import { importCommand } from '../src/trace/importers/command.js';
 import type { GranuleName } from '../src/model/granule.js';
 
 function commonReplayOptions<T>(y: Argv<T>) {
   return y
     .option('variant', { type: 'string', array: true, describe: `driver-policy variant(s) for traces with op rows (default: all: ${registeredVariants().map((v) => v.name).join(', ')}); traces without op rows use "hw"` })
     .option('variant-file', { type: 'string', array: true, describe: 'load a variant of your own (JSON choices, or an ES module exporting one); see docs/variants.md' })
-    .option('profile', { type: 'string', default: 'default', choices: [...PROFILES.keys()], describe: 'implementation profile (ID registers and optional behaviours)' })
+    .option('profile', { type: 'string', choices: [...PROFILES.keys()], describe: "implementation profile (ID registers and optional behaviours); default: the trace's meta,profile row, else default" })
     .option('caching', { type: 'string', default: 'max', choices: ['max', 'none'], describe: 'max: keep every entry the architecture allows; none: no caching' })
     .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 4096)' });
 }
 
 function formatOption<T>(y: Argv<T>) {
   return y.option('format', { type: 'string', default: 'text', choices: [...OUTPUT_FORMATS], describe: 'text for people; json, jsonl (JSON Lines), ktap (KTAP version 1) or junit (JUnit XML) for CI systems: no colour, no progress' });
+}
+
+function askedProfile(name: string | undefined) {
+  return name === undefined ? undefined : profileByName(name)!;
 }
 
 function capPages(mib: number | undefined): number | undefined {
@@ -64,7 +69,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('out', { type: 'string', describe: 'write <out>/<trace-stem>/<variant>.<stream>.csv instead of printing the streams' })
       .option('json', { type: 'boolean', default: false, describe: 'print a machine-readable summary per trace x variant' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => replayCommand({
-      traces: a.trace as string[], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      traces: a.trace as string[], variants: a.variant, profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       out: a.out, json: a.json, ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
     .command('check [trace..]', 'compare the streams of traces (default: every trace under traces/) with golden/<trace>/<variant>.<stream>.csv', (y) => formatOption(commonReplayOptions(y))
@@ -73,7 +78,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
       .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => checkCommand({
-      traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update, format: a.format as OutputFormat, variantFiles: a['variant-file'] ?? [],
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
@@ -84,7 +89,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('semantic', { type: 'boolean', default: false, describe: 'compare STEs only on the bits each entry uses (the used-bits rule); the raw diff is shown too' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => compareCommand({
       trace: a.trace!, a: a.variantA!, b: a.variantB!, semantic: a.semantic, format: a.format as OutputFormat, variantFiles: a['variant-file'] ?? [],
-      profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
     .command('report <trace>', 'write a self-contained HTML report of a trace under several variants: summary table, side-by-side streams, STE field differences, hazards', (y) => commonReplayOptions(y)
@@ -93,7 +98,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'the HTML file to write' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => reportCommand({
       trace: a.trace!, variants: a.variants ?? a.variant, out: a.out,
-      profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy,
+      profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
     .command('minimize <trace>', 'shrink a trace to the rows a failure needs (delta debugging): a failed expect, a difference from --against, or from the golden files', (y) => commonReplayOptions(y)
@@ -111,7 +116,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => minimizeCommand({
       trace: a.trace!, variant: String(a.variant![0]), against: a.against, golden: a.golden, goldenDir: a['golden-dir'],
       stream: a.stream as StreamName | undefined, out: a.out, maxTests: a['max-tests'],
-      profile: profileByName(a.profile)!, caching: a.caching as CachingPolicy, variantFiles: a['variant-file'] ?? [],
+      profile: askedProfile(a.profile), caching: a.caching as CachingPolicy, variantFiles: a['variant-file'] ?? [],
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
     }, io))))
     .command('decode <kind> [qword..]', 'print the fields of an STE, CD, command, event record, L1STD, L1CD or translation table descriptor', (y) => y
@@ -173,7 +178,13 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return set(EXIT_ERROR);
       }
     })
-    .demandCommand(1, 'give a command: replay, check, compare, report, minimize, decode or encode')
+    .command('import <format> <capture>', 'import a recorded capture as a trace v1 (qemu-log: a QEMU SMMUv3 trace log with memory snapshots; see docs/recording.md)', (y) => y
+      .positional('format', { type: 'string', choices: ['qemu-log'], describe: 'what the capture is' })
+      .positional('capture', { type: 'string', describe: 'the capture directory (trace.log[.gz], snapshots.json, mem-<snapshot>.txt[.gz] or the RAM images)' })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the trace to write: .csv, or .csv.gz to compress it (written only if the whole import succeeds)' })
+      .option('qemu-version', { type: 'string', describe: "QEMU's version, major.minor (default: the capture's qemu-version.txt)" }),
+    (a) => failed ? undefined : set(importCommand({ format: 'qemu-log', capture: a.capture!, output: a.output, qemuVersion: a['qemu-version'] }, io)))
+    .demandCommand(1, 'give a command: replay, check, compare, report, minimize, decode, encode or import')
     .strict()
     .help()
     .version(false)

@@ -14,9 +14,11 @@
  * capture, whose `expect=` values are what QEMU reported (the trace declares
  * the emulator in a `meta,oracle,<name>` row).
  */
-import type { CheckCase } from '../replay/engine.js';
+import type { CheckCase, ReadCheckCase } from '../replay/engine.js';
 import type { Expect } from '../trace/format.js';
 import type { Smmu, TxnResult } from '../model/smmu.js';
+import { decodeEvent, type EventRecord } from '../model/events.js';
+import { EABT } from '../model/memory.js';
 
 export type OracleName = 'qemu-7.2' | 'qemu-10.0';
 export const ORACLES: readonly OracleName[] = ['qemu-7.2', 'qemu-10.0'];
@@ -45,6 +47,22 @@ export interface DeviationCase {
   readonly smmu: Smmu | undefined;
 }
 
+/**
+ * A memory read whose value the model and the emulator disagree on: software
+ * read back something the SMMU wrote (an imported capture's `mem_read` rows
+ * read the event records the driver consumed).
+ */
+export interface ReadDeviationCase {
+  readonly addr: bigint;
+  readonly size: number;
+  /** What the model's memory held. */
+  readonly model: bigint;
+  /** What the emulator's memory held. */
+  readonly reference: bigint;
+  /** When the read falls in the model's event queue: the record there, as the model wrote it. */
+  readonly record: { readonly slot: number; readonly qword: number; readonly qwords: readonly bigint[]; readonly event: EventRecord | undefined } | undefined;
+}
+
 export interface Deviation {
   /** Stable name, `<oracle family>/<what>`: appears in outputs and in docs/qemu-deviations.md. */
   readonly id: string;
@@ -52,7 +70,10 @@ export interface Deviation {
   /** The architecture rule the emulator departs from (IHI 0070 §..., Arm ARM ...). */
   readonly spec: string;
   readonly summary: string;
+  /** Recognises a transaction outcome difference. */
   matches(c: DeviationCase): boolean;
+  /** Recognises a memory-read difference (absent: the deviation shows only in transaction outcomes). */
+  matchesRead?(c: ReadDeviationCase): boolean;
 }
 
 /**
@@ -60,7 +81,25 @@ export interface Deviation {
  * cross-check and the capture import add theirs); order matters only for
  * which id is reported when two recognisers match.
  */
-export const DEVIATIONS: Deviation[] = [];
+export const DEVIATIONS: Deviation[] = [
+  // ---- QEMU 7.2, shown by the imported capture traces/linux-6.1-qemu-7.2 (docs/qemu-deviations.md) ----
+  {
+    id: 'qemu-7.2/event-class-cd',
+    oracles: ['qemu-7.2'],
+    spec: 'IHI 0070 §7.3.13',
+    summary: 'QEMU 7.2 never fills CLASS: a stage-1 F_TRANSLATION, F_ADDR_SIZE, F_ACCESS or F_PERMISSION record says CLASS=CD (0b00) where the architecture says CLASS=IN (0b10)',
+    matches: () => false,
+    // The driver read doubleword 1 of an event record the model wrote for a stage-1 fault with CLASS=IN,
+    // and the emulator's doubleword differs from the model's in CLASS alone, which is 0b00 there.
+    matchesRead: (c) => {
+      const e = c.record?.event;
+      if (!c.record || c.record.qword !== 1 || c.size !== 8 || (c.addr & 7n) !== 0n || !e) return false;
+      if (!['F_TRANSLATION', 'F_ADDR_SIZE', 'F_ACCESS', 'F_PERMISSION'].includes(e.type)) return false;
+      const CLASS = 3n << 40n;
+      return e.fields.S2 === 0n && e.fields.CLASS === 2n && c.reference === (c.model & ~CLASS);
+    },
+  },
+];
 
 export function deviationsFor(oracle: OracleName): Deviation[] {
   return DEVIATIONS.filter((d) => d.oracles.includes(oracle));
@@ -95,13 +134,32 @@ export function outcomeOfExpect(e: Expect, pieceOffset: bigint): Outcome {
  * oracle (`meta,oracle,qemu-7.2`) is explained when a documented deviation
  * of that oracle recognises it.
  */
-export function explainCheck(c: CheckCase, meta: Readonly<Record<string, string>>): string | undefined {
+export function explainCheck(c: CheckCase | ReadCheckCase, meta: Readonly<Record<string, string>>): string | undefined {
   const oracle = meta.oracle as OracleName | undefined;
   if (!oracle || !ORACLES.includes(oracle)) return undefined;
+  if (c.kind === 'mem_read') {
+    if (c.got === EABT) return undefined;
+    const rc: ReadDeviationCase = { addr: c.row.addr, size: c.row.size, model: c.got, reference: c.expect, record: eventRecordAt(c.smmu, c.row.addr) };
+    const r = DEVIATIONS.find((x) => x.oracles.includes(oracle) && x.matchesRead?.(rc));
+    return r ? `known deviation ${r.id} (${r.summary})` : undefined;
+  }
   const d = recognise(oracle, {
     sid: c.row.sid, ssid: c.row.ssid, addr: c.addr, access: c.row.access,
     model: outcomeOfResult(c.got), reference: outcomeOfExpect(c.expect, c.addr - c.row.addr),
     modelDetail: c.got.detail, smmu: c.smmu,
   });
   return d ? `known deviation ${d.id} (${d.summary})` : undefined;
+}
+
+/** The event-queue record (as the model's memory holds it) that a read at `addr` falls in, if any (§7.2, §6.3.29). */
+export function eventRecordAt(smmu: Smmu, addr: bigint): ReadDeviationCase['record'] {
+  const base = smmu.reg('EVENTQ_BASE');
+  const log2 = Math.min(Number(base & 0x1fn), smmu.features.eventqs);
+  const bytes = 32n << BigInt(log2);
+  const start = base & 0x00ffffffffffffe0n & ~(bytes - 1n);
+  if (addr < start || addr >= start + bytes) return undefined;
+  const slot = Number((addr - start) / 32n);
+  const q = smmu.memory.readQwords(start + BigInt(slot) * 32n, 4);
+  if (q === EABT) return undefined;
+  return { slot, qword: Number(((addr - start) % 32n) / 8n), qwords: q, event: decodeEvent(q).record };
 }

@@ -18,7 +18,7 @@ import { registerByName } from '../model/registers.js';
 import { Smmu, type Transaction, type TxnResult } from '../model/smmu.js';
 import { decodeSte, interpretSte, type SteVerdict } from '../model/ste.js';
 import { stePlace, type StrtabGeometry } from '../model/streamTable.js';
-import { TraceError, type DmaRow, type Expect, type OpRow, type Row } from '../trace/format.js';
+import { TraceError, type DmaRow, type Expect, type MemReadRow, type OpRow, type Row } from '../trace/format.js';
 import type { DmaStreamRow, FaultRow, SteState, StreamSink } from './streams.js';
 import { SteTracker } from './steTracker.js';
 import { equalEntries } from '../policy/usedBits.js';
@@ -58,11 +58,12 @@ export interface ReplayOptions {
    * undefined.  An explained check is counted apart and stays in the fault
    * stream as a `check` row of type `explained`.
    */
-  readonly explain?: ((c: CheckCase, meta: Readonly<Record<string, string>>) => string | undefined) | undefined;
+  readonly explain?: ((c: CheckCase | ReadCheckCase, meta: Readonly<Record<string, string>>) => string | undefined) | undefined;
 }
 
 /** A DMA whose outcome differed from its `expect=`. */
 export interface CheckCase {
+  readonly kind: 'dma';
   readonly line: number;
   readonly row: DmaRow;
   /** Address of this piece (a DMA is split at 4 KiB). */
@@ -70,6 +71,17 @@ export interface CheckCase {
   readonly expect: Expect;
   readonly got: TxnResult;
   /** The SMMU model, read-only use: the state the outcome came from. */
+  readonly smmu: Smmu;
+}
+
+/** A `mem_read` whose value differed from its `expect=`. */
+export interface ReadCheckCase {
+  readonly kind: 'mem_read';
+  readonly line: number;
+  readonly row: MemReadRow;
+  readonly expect: bigint;
+  /** What memory held (the model's), or EABT for a read of a mem_abort range. */
+  readonly got: bigint | typeof EABT;
   readonly smmu: Smmu;
 }
 
@@ -204,6 +216,8 @@ export class Replay {
           this.fault({ source: 'model', type: 'IGNORED', sid: undefined, ssid: undefined, addr: row.addr, detail: 'mem_write to a range declared with mem_abort: the store aborts and memory is unchanged' });
         }
         return;
+      case 'mem_read':
+        return this.memRead(row);
       case 'mem_abort':
         smmu.memory.declareAbort(row.addr, row.size);
         return;
@@ -296,7 +310,7 @@ export class Replay {
     }
     if (ok) { this.summary.checks.matched++; return; }
     const got = r.outcome === 'translated' ? `pa:${hex64(r.pa)}` : r.outcome === 'fault' ? `fault:${r.event.type}` : r.outcome;
-    const why = this.opts.explain?.({ line: this.line, row, addr, expect: e, got: r, smmu: this.smmu }, this.summary.meta);
+    const why = this.opts.explain?.({ kind: 'dma', line: this.line, row, addr, expect: e, got: r, smmu: this.smmu }, this.summary.meta);
     if (why !== undefined) {
       this.summary.checks.explained++;
       this.fault({ source: 'check', type: 'explained', sid: row.sid, ssid: row.ssid, addr, detail: `expected ${want}, got ${got}: ${why}` });
@@ -304,6 +318,25 @@ export class Replay {
     }
     this.summary.checks.mismatched++;
     this.fault({ source: 'check', type: 'dma', sid: row.sid, ssid: row.ssid, addr, detail: `expected ${want}, got ${got}` });
+  }
+
+  /** Software reads memory: with expect=, the value must be what the trace says (an event record the SMMU wrote, say). */
+  private memRead(row: MemReadRow): void {
+    const v = this.smmu.memory.read(row.addr, row.size);
+    if (row.expect === undefined) return;
+    if (v === row.expect) { this.summary.checks.matched++; return; }
+    const digits = row.size * 2;
+    const want = `0x${row.expect.toString(16).padStart(digits, '0')}`;
+    const got = v === EABT ? 'an external abort' : `0x${v.toString(16).padStart(digits, '0')}`;
+    const why = this.opts.explain?.({ kind: 'mem_read', line: this.line, row, expect: row.expect, got: v, smmu: this.smmu }, this.summary.meta);
+    const base = { source: 'check', sid: undefined, ssid: undefined, addr: row.addr } as const;
+    if (why !== undefined) {
+      this.summary.checks.explained++;
+      this.fault({ ...base, type: 'explained', detail: `mem_read expected ${want}, read ${got}: ${why}` });
+      return;
+    }
+    this.summary.checks.mismatched++;
+    this.fault({ ...base, type: 'mem_read', detail: `expected ${want}, read ${got}` });
   }
 
   private fault(r: Omit<FaultRow, 'line'>): void {
@@ -402,7 +435,8 @@ export class Replay {
     this.pendingStore = [];
     for (const s of stores) {
       const after = this.entryOf(s.sid);
-      for (const q of s.qwords) this.tracker.store(this.line, s.sid, q, after[q]!, s.before, after);
+      const observed = this.summary.meta.memory === 'observed';
+      for (const q of s.qwords) this.tracker.store(this.line, s.sid, q, after[q]!, s.before, after, observed);
       this.changedSinceCached.add(s.sid);
     }
     // A write into a 2-level table's L1 array changes where STEs live.

@@ -5,7 +5,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { CachingPolicy } from '../model/caches.js';
-import type { Profile } from '../model/profiles.js';
+import { DEFAULT_PROFILE, PROFILES, profileByName, type Profile } from '../model/profiles.js';
+import { TraceError } from '../trace/format.js';
 import { readTrace } from '../trace/parse.js';
 import { Replay, type Driver, type ReplayOptions, type ReplaySummary } from './engine.js';
 import type { StreamSink } from './streams.js';
@@ -48,20 +49,52 @@ export async function runTrace(path: string, o: RunOptions, sinkFor: (variant: s
   return replays.map((r, i) => ({ variant: o.variants[i]!.name, summary: r.finish() }));
 }
 
-/** Whether a trace has driver-operation rows (a quick scan, before choosing variants). */
-export async function traceHasOps(path: string): Promise<boolean> {
+/** What a trace declares that decides how it is replayed, found by a quick scan before the replay. */
+export interface TraceDeclarations {
+  /** It has driver-operation (`op`) rows. */
+  readonly hasOps: boolean;
+  /** The profile its `meta,profile,<name>` row names (the first one), with the row's line. */
+  readonly profile: { readonly name: string; readonly line: number } | undefined;
+}
+
+/** Scan a trace for its declarations (unreadable files declare nothing: the real parse reports the error). */
+export async function scanTrace(path: string): Promise<TraceDeclarations> {
   const source = createReadStream(path);
   const input = path.endsWith('.gz') ? source.pipe(createGunzip()) : source;
   const lines = createInterface({ input, crlfDelay: Infinity });
+  let hasOps = false;
+  let profile: TraceDeclarations['profile'];
+  let n = 0;
   try {
     for await (const l of lines) {
-      if (/^\s*"?op"?\s*,/i.test(l)) return true;
+      n++;
+      if (!hasOps && /^\s*"?op"?\s*,/i.test(l)) hasOps = true;
+      const m = profile ? null : /^\s*"?meta"?\s*,\s*"?profile"?\s*,\s*"?([^",\s]*)/i.exec(l);
+      if (m) profile = { name: m[1]!, line: n };
     }
   } catch {
-    return false; // unreadable: the real parse reports the error with its location
+    // unreadable: the real parse reports the error with its location
   } finally {
     lines.close();
     source.destroy();
   }
-  return false;
+  return { hasOps, profile };
+}
+
+/** Whether a trace has driver-operation rows (a quick scan, before choosing variants). */
+export async function traceHasOps(path: string): Promise<boolean> {
+  return (await scanTrace(path)).hasOps;
+}
+
+/**
+ * The profile a trace is replayed with: the one the command line asked for,
+ * else the one the trace declares (`meta,profile,<name>`: an imported capture
+ * names the implementation it was recorded on), else `default`.
+ */
+export function profileFor(decl: TraceDeclarations, display: string, asked: Profile | undefined): Profile {
+  if (asked) return asked;
+  if (!decl.profile) return DEFAULT_PROFILE;
+  const p = profileByName(decl.profile.name);
+  if (!p) throw new TraceError(display, decl.profile.line, `meta,profile: unknown profile '${decl.profile.name}' (known: ${[...PROFILES.keys()].join(', ')})`);
+  return p;
 }

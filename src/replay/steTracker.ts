@@ -20,6 +20,8 @@ interface PendingStore {
   readonly qword: number;
   readonly value: bigint;
   readonly entry: readonly bigint[];
+  /** The trace's memory is observed, not stored by software: no window to judge. */
+  readonly observed: boolean;
 }
 
 interface Slot {
@@ -70,9 +72,9 @@ export class SteTracker {
     if (!this.sids.has(sid)) this.sids.set(sid, { baseline: entry, waiting: [] });
   }
 
-  store(line: number, sid: number, qword: number, value: bigint, before: readonly bigint[], after: readonly bigint[]): void {
+  store(line: number, sid: number, qword: number, value: bigint, before: readonly bigint[], after: readonly bigint[], observed = false): void {
     this.track(sid, before);
-    const slot: Slot = { pending: { line, sid, qword, value, entry: after } };
+    const slot: Slot = { pending: { line, sid, qword, value, entry: after, observed } };
     this.sids.get(sid)!.waiting.push(slot);
     this.push(slot);
   }
@@ -101,7 +103,7 @@ export class SteTracker {
       const p = slot.pending!;
       slot.row = {
         line: p.line, sid, action: 'store', qword: p.qword, value: p.value,
-        state: classifyStore(p.entry, s.baseline, next), summary: steSummary(p.entry),
+        state: p.observed ? 'observed' : classifyStore(p.entry, s.baseline, next), summary: steSummary(p.entry),
       };
       delete slot.pending;
     }

@@ -5,7 +5,11 @@
  */
 
 export type SteAction = 'store' | 'cfgi' | 'fetch';
-export type SteState = 'old' | 'new' | 'safe' | 'unsafe' | 'invalid' | 'valid' | 'illegal';
+/**
+ * `observed`: a store of a trace that declares `meta,memory,observed` (an imported capture), whose
+ * mem_write rows are memory the SMMU was seen to read, not CPU stores, so no window is judged.
+ */
+export type SteState = 'old' | 'new' | 'safe' | 'unsafe' | 'invalid' | 'valid' | 'illegal' | 'observed';
 
 export interface SteRow {
   readonly line: number;

@@ -9,7 +9,7 @@ import type { Profile } from '../model/profiles.js';
 import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { runTrace, traceHasOps, type VariantRunSpec } from '../replay/run.js';
+import { profileFor, runTrace, scanTrace, type VariantRunSpec } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import { TextStreams } from './csv.js';
@@ -21,7 +21,8 @@ import { diffStream, renderDiff, rowDelta, type StreamDiff } from './streamDiff.
 export interface ReplayRunOptions {
   readonly traces: readonly string[];
   readonly variants: readonly string[] | undefined;
-  readonly profile: Profile;
+  /** undefined: each trace's own `meta,profile` row, else `default`. */
+  readonly profile: Profile | undefined;
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
 }
@@ -64,10 +65,11 @@ export async function replayAll(o: ReplayRunOptions, io: Io, showProgress = true
       if ((e as { code?: string }).code === 'ENOENT') throw new Error(`${display}: no such file`);
       throw e;
     }
-    const variants = chooseVariants(o.variants, await traceHasOps(abs));
+    const decl = await scanTrace(abs);
+    const variants = chooseVariants(o.variants, decl.hasOps);
     if (typeof variants === 'string') throw new Error(`${display}: ${variants}`);
     const results = await replayToText(abs, display, variants, {
-      ...o, ...(prog ? { onProgress: (n: number) => prog(`${display}: ${n} rows`) } : {}),
+      ...o, profile: profileFor(decl, display, o.profile), ...(prog ? { onProgress: (n: number) => prog(`${display}: ${n} rows`) } : {}),
     });
     if (prog) prog('');
     out.push({ trace: display, stem: traceStem(t), results });
@@ -185,12 +187,12 @@ interface StreamMismatch {
 }
 
 /** The options a reproduce command repeats: profile, caching and user variant files, where not the defaults. */
-export function reproduceOptions(o: { profile: Profile; caching: CachingPolicy; variantFiles?: readonly string[] | undefined }): string {
-  return `${o.profile.name !== 'default' ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`
+export function reproduceOptions(o: { profile: Profile | undefined; caching: CachingPolicy; variantFiles?: readonly string[] | undefined }): string {
+  return `${o.profile ? ` --profile ${o.profile.name}` : ''}${o.caching !== 'max' ? ` --caching ${o.caching}` : ''}`
     + (o.variantFiles ?? []).map((f) => ` --variant-file ${f}`).join('');
 }
 
-function reproduceCommand(trace: string, variant: string, o: { profile: Profile; caching: CachingPolicy; variantFiles?: readonly string[] | undefined }): string {
+function reproduceCommand(trace: string, variant: string, o: { profile: Profile | undefined; caching: CachingPolicy; variantFiles?: readonly string[] | undefined }): string {
   return `smmu-replay replay ${trace} --variant ${variant}${reproduceOptions(o)}`;
 }
 

@@ -14,7 +14,7 @@ import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { traceHasOps } from '../replay/run.js';
+import { profileFor, scanTrace } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { diffFinding, replayToText, reportError, reproduceOptions } from './commands.js';
 import { formatResult, type CaseResult, type OutputFormat, type RunResult } from './format.js';
@@ -26,7 +26,8 @@ export interface CompareOptions {
   readonly a: string;
   readonly b: string;
   readonly semantic: boolean;
-  readonly profile: Profile;
+  /** undefined: the trace's own `meta,profile` row, else `default`. */
+  readonly profile: Profile | undefined;
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
   readonly format?: OutputFormat;
@@ -55,11 +56,11 @@ export async function compareCommand(o: CompareOptions, io: Io): Promise<number>
   const format = o.format ?? 'text';
   let results: Awaited<ReturnType<typeof replayToText>>;
   try {
-    const hasOps = await traceHasOps(abs);
-    const specs = chooseVariants([o.a, o.b], hasOps);
+    const decl = await scanTrace(abs);
+    const specs = chooseVariants([o.a, o.b], decl.hasOps);
     if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
     if (o.a === o.b) throw new Error('compare needs two different variants');
-    results = await replayToText(abs, display, specs, o);
+    results = await replayToText(abs, display, specs, { ...o, profile: profileFor(decl, display, o.profile) });
   } catch (e) {
     return reportError(e, io);
   }

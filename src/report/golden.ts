@@ -35,7 +35,17 @@ export function unifiedDiff(path: string, golden: string, actual: string): strin
 
 export interface PlannedWrite {
   readonly path: string;
-  readonly text: string;
+  /** Text, or bytes (a compressed trace). */
+  readonly text: string | Uint8Array;
+}
+
+function sameContent(path: string, data: string | Uint8Array): boolean {
+  if (typeof data === 'string') return readGolden(path) === data;
+  try {
+    return Buffer.from(data).equals(readFileSync(path));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -49,7 +59,7 @@ export function writeAtomically(files: readonly PlannedWrite[], afterEach?: (pat
   const staged: { tmp: string; path: string }[] = [];
   try {
     for (const f of files) {
-      if (readGolden(f.path) === f.text) continue;
+      if (sameContent(f.path, f.text)) continue;
       mkdirSync(dirname(f.path), { recursive: true });
       const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.tmp`);
       writeFileSync(tmp, f.text);

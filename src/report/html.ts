@@ -23,7 +23,7 @@ import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { traceHasOps } from '../replay/run.js';
+import { profileFor, scanTrace } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { replayToText, reportError } from './commands.js';
 import { splitCsvLine, type TextStreams } from './csv.js';
@@ -35,7 +35,8 @@ export interface ReportOptions {
   readonly trace: string;
   readonly variants: readonly string[] | undefined;
   readonly out: string;
-  readonly profile: Profile;
+  /** undefined: the trace's own `meta,profile` row, else `default`. */
+  readonly profile: Profile | undefined;
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
 }
@@ -247,18 +248,21 @@ export async function reportCommand(o: ReportOptions, io: Io): Promise<number> {
   const abs = resolve(io.cwd, o.trace);
   const display = relative(io.cwd, abs) || o.trace;
   let results: Awaited<ReturnType<typeof replayToText>>;
+  let profile: Profile;
   try {
-    const specs = chooseVariants(o.variants, await traceHasOps(abs));
+    const decl = await scanTrace(abs);
+    profile = profileFor(decl, display, o.profile);
+    const specs = chooseVariants(o.variants, decl.hasOps);
     if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
     const names = specs.map((s) => s.name);
     if (new Set(names).size !== names.length) throw new Error('report: a variant is named twice');
-    results = await replayToText(abs, display, specs, o);
+    results = await replayToText(abs, display, specs, { ...o, profile });
   } catch (e) {
     return reportError(e, io);
   }
   const names = results.map((r) => r.variant);
   const { html, differing } = renderReport({
-    trace: display, profile: o.profile.name, caching: o.caching, variants: names,
+    trace: display, profile: profile.name, caching: o.caching, variants: names,
     summaries: results.map((r) => r.summary), streams: results.map((r) => r.streams),
   });
   const out = resolve(io.cwd, o.out);

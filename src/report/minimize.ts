@@ -32,7 +32,7 @@ import type { Profile } from '../model/profiles.js';
 import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import { Replay } from '../replay/engine.js';
-import { runTrace, type VariantRunSpec } from '../replay/run.js';
+import { profileFor, runTrace, scanTrace, type VariantRunSpec } from '../replay/run.js';
 import type { StreamName } from '../replay/streams.js';
 import { parseNumber, parseRow, parseTraceText } from '../trace/parse.js';
 import type { OpRow, Row } from '../trace/format.js';
@@ -50,7 +50,8 @@ export interface MinimizeOptions {
   readonly goldenDir: string;
   readonly stream: StreamName | undefined;
   readonly out: string;
-  readonly profile: Profile;
+  /** undefined: the trace's own `meta,profile` row, else `default`. */
+  readonly profile: Profile | undefined;
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
   /** --variant-file arguments, repeated in the reproduce command. */
@@ -132,7 +133,7 @@ interface Replayed {
   readonly streams: Map<string, TextStreams>;
 }
 
-function replayRows(rows: readonly Row[], specs: readonly VariantRunSpec[], o: MinimizeOptions, display: string): Replayed {
+function replayRows(rows: readonly Row[], specs: readonly VariantRunSpec[], o: MinimizeOptions & { profile: Profile }, display: string): Replayed {
   const streams = new Map<string, TextStreams>();
   const replays = specs.map((v) => {
     const s = new TextStreams();
@@ -234,8 +235,14 @@ export function ddmin(candidates: readonly number[], test: (kept: readonly numbe
   return { kept, tests, exhausted: false };
 }
 
-export async function minimizeCommand(o: MinimizeOptions, io: Io): Promise<number> {
-  const abs = resolve(io.cwd, o.trace);
+export async function minimizeCommand(asked: MinimizeOptions, io: Io): Promise<number> {
+  const abs = resolve(io.cwd, asked.trace);
+  let o: MinimizeOptions & { profile: Profile };
+  try {
+    o = { ...asked, profile: profileFor(await scanTrace(abs), relative(io.cwd, abs) || asked.trace, asked.profile) };
+  } catch (e) {
+    return reportError(e, io);
+  }
   const display = relative(io.cwd, abs) || o.trace;
   if (o.against !== undefined && o.golden) {
     io.stderr('smmu-replay: minimize: give --against or --golden, not both\n');
@@ -329,8 +336,8 @@ export async function minimizeCommand(o: MinimizeOptions, io: Io): Promise<numbe
   const variantArgs = o.against !== undefined ? `${o.variant} ${o.against}` : `--variant ${o.variant}`;
   const outRel = o.out;
   const reproduce = o.against !== undefined
-    ? `smmu-replay compare ${outRel} ${variantArgs}${reproduceOptions(o)}`
-    : `smmu-replay replay ${outRel} ${variantArgs}${reproduceOptions(o)}`;
+    ? `smmu-replay compare ${outRel} ${variantArgs}${reproduceOptions(asked)}`
+    : `smmu-replay replay ${outRel} ${variantArgs}${reproduceOptions(asked)}`;
   const header = [
     `# ${basename(o.out)}: minimized by smmu-replay minimize from ${display} (${kept.length} of ${traceRows.length} rows)`,
     `# failure kept: ${witness.describe}`,

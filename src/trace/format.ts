@@ -11,9 +11,9 @@ import type { CommandDef } from '../model/commands.js';
 import type { EventName } from '../model/events.js';
 import type { RegDef } from '../model/registers.js';
 
-export type Kind = 'mmio_write' | 'mmio_read' | 'mem_write' | 'mem_abort' | 'cmd' | 'dma' | 'op' | 'meta';
+export type Kind = 'mmio_write' | 'mmio_read' | 'mem_write' | 'mem_read' | 'mem_abort' | 'cmd' | 'dma' | 'op' | 'meta';
 
-export const KINDS: readonly Kind[] = ['mmio_write', 'mmio_read', 'mem_write', 'mem_abort', 'cmd', 'dma', 'op', 'meta'];
+export const KINDS: readonly Kind[] = ['mmio_write', 'mmio_read', 'mem_write', 'mem_read', 'mem_abort', 'cmd', 'dma', 'op', 'meta'];
 
 interface RowBase {
   /** 1-based line number in the trace file of the row. */
@@ -42,6 +42,14 @@ export interface MemWriteRow extends RowBase {
   readonly addr: bigint;
   readonly value: bigint;
   readonly size: 1 | 2 | 4 | 8;
+}
+
+/** Software reading memory (an event record, say); with `expect`, a different value is a check. */
+export interface MemReadRow extends RowBase {
+  readonly kind: 'mem_read';
+  readonly addr: bigint;
+  readonly size: 1 | 2 | 4 | 8;
+  readonly expect: bigint | undefined;
 }
 
 export interface MemAbortRow extends RowBase {
@@ -94,7 +102,7 @@ export interface MetaRow extends RowBase {
   readonly value: string;
 }
 
-export type Row = MmioWriteRow | MmioReadRow | MemWriteRow | MemAbortRow | CmdRow | DmaRow | OpRow | MetaRow;
+export type Row = MmioWriteRow | MmioReadRow | MemWriteRow | MemReadRow | MemAbortRow | CmdRow | DmaRow | OpRow | MetaRow;
 
 /** A problem in an input file, located by file, line and (where it helps) column. */
 export class TraceError extends Error {

@@ -118,6 +118,13 @@ function accessSize(rec: Record_, reg: ReturnType<typeof registerByName>, offset
   return Number(s) as 4 | 8;
 }
 
+/** The size= of a memory access: 1, 2, 4 or 8 bytes (default 8). */
+function memSize(rec: Record_): 1 | 2 | 4 | 8 {
+  const sz = rec.optNum('size') ?? 8n;
+  if (![1n, 2n, 4n, 8n].includes(sz)) throw rec.err(`size must be 1, 2, 4 or 8, not ${sz}`, rec.keys.get('size')!.column);
+  return Number(sz) as 1 | 2 | 4 | 8;
+}
+
 function parseExpect(rec: Record_): Expect | undefined {
   const c = rec.keys.get('expect');
   if (!c) return undefined;
@@ -163,12 +170,18 @@ export function parseRow(file: string, line: number, cells: readonly string[]): 
     case 'mem_write': {
       const [a, v] = rec.positional(2, ['address', 'value']);
       rec.allowKeys(['size']);
-      const sz = rec.optNum('size') ?? 8n;
-      if (![1n, 2n, 4n, 8n].includes(sz)) throw rec.err(`size must be 1, 2, 4 or 8, not ${sz}`, rec.keys.get('size')!.column);
-      const size = Number(sz) as 1 | 2 | 4 | 8;
+      const size = memSize(rec);
       const addr = rec.num(a!, 'address', U64_MAX - BigInt(size) + 1n);
       const value = rec.num(v!, 'value', (1n << BigInt(8 * size)) - 1n);
       return { kind, line, addr, value, size };
+    }
+    case 'mem_read': {
+      const [a] = rec.positional(1, ['address']);
+      rec.allowKeys(['size', 'expect']);
+      const size = memSize(rec);
+      const addr = rec.num(a!, 'address', U64_MAX - BigInt(size) + 1n);
+      const expect = rec.optNum('expect', 'expect', (1n << BigInt(8 * size)) - 1n);
+      return { kind, line, addr, size, expect };
     }
     case 'mem_abort': {
       const [a, s] = rec.positional(2, ['address', 'size']);

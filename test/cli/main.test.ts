@@ -2,8 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { writeAtomically } from '../../src/report/golden.js';
 import { ROOT, runCli } from '../helpers/cli.js';
+import { ALL_LINES, EVTQ_WORDS, dumpText, memory, ramImage } from '../trace/importers/capture.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'smmu-cli-'));
@@ -74,7 +76,7 @@ describe('replay', () => {
 });
 
 describe('check', () => {
-  // Replays every bundled trace under every variant: seconds on a loaded machine, so not the default 5 s.
+  // Replays every bundled trace under every variant, the imported capture's thousands of rows included: seconds on a loaded machine, so not the default 5 s.
   it('every bundled trace matches its golden files', async () => {
     const r = await runCli(['check'], ROOT);
     expect(r.out).toMatch(/0 differences\n$/);
@@ -106,6 +108,85 @@ describe('check', () => {
   it('with no traces to check, exit 2', async () => {
     const r = await runCli(['check'], tmp());
     expect(r.code).toBe(2);
+  });
+});
+
+describe('a trace that declares its profile (meta,profile)', () => {
+  it('is replayed with it unless --profile says otherwise; an unknown one is a located error', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 't.csv'), '# qemu\nmeta,profile,qemu-7.2\nmmio_read,IDR0,expect=0x0d40101a\n');
+    const declared = await runCli(['replay', 't.csv'], d);
+    expect([declared.code, declared.out.split('\n')[0]]).toEqual([0, '== t.csv [hw] profile=qemu-7.2 caching=max']);
+    expect(declared.out).toContain('1 matched, 0 explained, 0 mismatched');
+    const asked = await runCli(['replay', 't.csv', '--profile', 'default'], d);
+    expect(asked.code).toBe(1);
+    expect(asked.out).toContain('IDR0: expected 0xd40101a, read 0xd4c7e1b');
+    writeFileSync(join(d, 'u.csv'), '# x\n\nmeta,profile,qemu-9.9\n');
+    const unknown = await runCli(['replay', 'u.csv'], d);
+    expect([unknown.code, unknown.err]).toEqual([2, "smmu-replay: u.csv:3: meta,profile: unknown profile 'qemu-9.9' (known: default, qemu-7.2)\n"]);
+  });
+});
+
+describe('import qemu-log', () => {
+  /** A capture directory holding the small hand-made capture of test/trace/importers/capture.ts. */
+  function captureDir(opts: { ram?: boolean; version?: boolean; log?: Buffer | string } = {}): string {
+    const d = tmp();
+    const cap = join(d, 'cap');
+    mkdirSync(cap);
+    const m = memory(EVTQ_WORDS);
+    const log = ALL_LINES.map((l) => `${l}\n`).join('');
+    writeFileSync(join(cap, 'trace.log.gz'), opts.log ?? gzipSync(log));
+    const offset = Buffer.byteLength(log);
+    writeFileSync(join(cap, 'snapshots.json'), JSON.stringify({ snapshots: [{ name: 'end', trace_offset: offset, ram: { file: 'ram-end.bin', base: 0x4000_0000, size: 0x4_0000 } }] }));
+    if (opts.ram) writeFileSync(join(cap, 'ram-end.bin'), ramImage(m, 0x4000_0000n, 0x4_0000));
+    else writeFileSync(join(cap, 'mem-end.txt'), dumpText(m));
+    if (opts.version) writeFileSync(join(cap, 'qemu-version.txt'), 'QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\n');
+    return d;
+  }
+  it('writes the trace and prints the summary; from sparse dumps or RAM images alike', async () => {
+    const d = captureDir({ version: true });
+    const r = await runCli(['import', 'qemu-log', 'cap', '-o', 'out.csv'], d);
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(r.out).toMatch(/^wrote out\.csv\n  capture cap: QEMU 7\.2; log 42 lines, \d+ bytes\n/);
+    expect(r.out).toContain('  checks: 10 (3 dma expect=, 3 mmio_read expect=, 4 mem_read expect=)\n');
+    const text = readFileSync(join(d, 'out.csv'), 'utf8');
+    expect(text).toContain('\ndma,0x8,0x200000,r,size=4,priv=0,expect=fault:F_TRANSLATION\n');
+    const ram = captureDir({ ram: true });
+    const r2 = await runCli(['import', 'qemu-log', 'cap', '-o', 'out.csv.gz', '--qemu-version', '7.2'], ram);
+    expect(r2.code).toBe(0);
+    expect(gunzipSync(readFileSync(join(ram, 'out.csv.gz'))).toString('utf8')).toBe(text);
+    // The trace replays with the profile it declares.
+    const rep = await runCli(['replay', 'out.csv'], d);
+    expect(rep.out).toContain('profile=qemu-7.2');
+    expect(rep.out).toContain('9 matched, 1 explained, 0 mismatched');
+  });
+
+  it('a truncated or corrupt log, or a missing version, is an error with its location, and nothing is written', async () => {
+    const log = ALL_LINES.map((l) => `${l}\n`).join('');
+    const cut = gzipSync(log).subarray(0, 200);
+    const d = captureDir({ version: true, log: cut });
+    writeFileSync(join(d, 'out.csv'), 'previous\n');
+    const r = await runCli(['import', 'qemu-log', 'cap', '-o', 'out.csv'], d);
+    expect(r.code).toBe(2);
+    const m = /^smmu-replay: cap\/trace\.log\.gz:(\d+): the gzip stream breaks off after (\d+) bytes of text \(line (\d+) is incomplete\): unexpected end of file\n$/.exec(r.err);
+    expect(m).not.toBeNull();
+    // The line named is the one the decodable text breaks off in: the lines ending before that byte, plus one.
+    const bytes = Number(m![2]);
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThan(log.length);
+    expect(Number(m![1])).toBe(log.slice(0, bytes).split('\n').length);
+    expect(m![3]).toBe(m![1]);
+    expect(readFileSync(join(d, 'out.csv'), 'utf8')).toBe('previous\n');
+    const bad = captureDir({ version: true, log: gzipSync(log.replace('smmuv3_get_cd CD addr: 0x40030000', 'smmuv3_get_cd CD addr: 0x4003zz')) });
+    const r2 = await runCli(['import', 'qemu-log', 'cap', '-o', 'out.csv'], bad);
+    expect(r2.code).toBe(2);
+    expect(r2.err).toMatch(/^smmu-replay: cap\/trace\.log\.gz:20: smmuv3_get_cd at byte offset \d+: arguments 'CD addr: 0x4003zz' do not have QEMU 7\.2's format/);
+    expect(existsSync(join(bad, 'out.csv'))).toBe(false);
+    const nov = await runCli(['import', 'qemu-log', 'cap', '-o', 'out.csv'], captureDir());
+    expect(nov.code).toBe(2);
+    expect(nov.err).toMatch(/the QEMU version is not in the capture \(no qemu-version\.txt\): give --qemu-version/);
+    const nodir = await runCli(['import', 'qemu-log', 'nowhere', '-o', 'out.csv'], d);
+    expect([nodir.code, nodir.err]).toEqual([2, 'smmu-replay: nowhere: no such capture directory\n']);
   });
 });
 

@@ -130,6 +130,39 @@ dma,1,0x1000,r
   });
 });
 
+describe('mem_read rows', () => {
+  it('check what memory holds: matched, or a located check row; a read of an abort range is a mismatch', async () => {
+    const { out, summary } = await replay(`mem_write,0x4000_0000,0x1122334455667788
+mem_read,0x4000_0000,expect=0x1122334455667788
+mem_read,0x4000_0004,size=4,expect=0x11223344
+mem_read,0x4000_0000,size=2,expect=0x1234
+mem_read,0x4000_0000
+mem_abort,0x5000_0000,8
+mem_read,0x5000_0000,expect=0
+`);
+    expect(summary.checks).toEqual({ matched: 2, explained: 0, mismatched: 2 });
+    expect(out.faults.map((f) => [f.line, f.source, f.type, f.addr, f.detail])).toEqual([
+      [4, 'check', 'mem_read', 0x4000_0000n, 'expected 0x1234, read 0x7788'],
+      [7, 'check', 'mem_read', 0x5000_0000n, 'expected 0x0000000000000000, read an external abort'],
+    ]);
+  });
+});
+
+describe('a trace whose memory is observed (meta,memory,observed)', () => {
+  it('stores to STEs are observations: state observed, no window judged', async () => {
+    // Writing qword 0 of an S1 STE before qword 1 would be an unsafe window for software; here it is only
+    // the order in which an importer writes what the SMMU was seen to read.
+    const trace = `${PROLOGUE}mem_write,0x8000_0040,0x9000000b
+mem_write,0x8000_0048,0xd6
+cmd,CFGI_STE,sid=1
+`;
+    const plain = await replay(trace);
+    expect(plain.out.ste.filter((r) => r.action === 'store').map((r) => r.state)).toEqual(['unsafe', 'new']);
+    const observed = await replay(`meta,memory,observed\n${trace}`);
+    expect(observed.out.ste.filter((r) => r.action === 'store').map((r) => r.state)).toEqual(['observed', 'observed']);
+  });
+});
+
 describe('op rows', () => {
   it('without a driver they are an error at their line', async () => {
     await expect(replay(`${PROLOGUE}op,attach,sid=1`)).rejects.toThrow(TraceError);

@@ -81,6 +81,10 @@ describe('rows of every kind', () => {
     expect(row('mem_write,0x1000,0xff,size=1')).toMatchObject({ size: 1, value: 0xffn });
     expect(row('mem_abort,0xa000_4000,4096')).toMatchObject({ kind: 'mem_abort', addr: 0xa000_4000n, size: 4096n });
   });
+  it('mem_read with and without expect, sizes like mem_write', () => {
+    expect(row('mem_read,0x8200_0008,expect=0x0000000800000000')).toEqual({ kind: 'mem_read', line: 1, addr: 0x8200_0008n, size: 8, expect: 0x8_0000_0000n });
+    expect(row('mem_read,0x8200_0008,size=2')).toEqual({ kind: 'mem_read', line: 1, addr: 0x8200_0008n, size: 2, expect: undefined });
+  });
   it('cmd by name with and without CMD_, fields by key, RAW', () => {
     const c = row('cmd,CFGI_STE,sid=0x10,leaf=1');
     expect(c.kind === 'cmd' && c.def?.name).toBe('CFGI_STE');
@@ -126,6 +130,9 @@ describe('every error names file, line and (where it helps) column', () => {
     ['mem_write,0x1000,1,size=3', /size must be 1, 2, 4 or 8/, 4],
     ['mem_write,0xffff_ffff_ffff_fffc,1', /above the maximum/, 2],
     ['mem_abort,0x1000,0', /size must be at least 1/, 3],
+    ['mem_read,0x1000,size=4,expect=0x1_0000_0000', /expect: 0x100000000 is above the maximum 0xffffffff/, 4],
+    ['mem_read,0x1000,size=16', /size must be 1, 2, 4 or 8/, 3],
+    ['mem_read,0x1000,0x5', /mem_read takes 1 positional field \(address\), found 2/, undefined],
     ['cmd,CFGI_BOGUS', /unknown command 'CFGI_BOGUS'/, 2],
     ['cmd,CFGI_STE,asid=1', /unknown key 'asid' for cmd \(known: ssec, sid, leaf\)/, 3],
     ['cmd,CFGI_STE,sid=0x1_0000_0000', /sid: 0x100000000 is above the maximum 0xffffffff/, 3],
