@@ -16,6 +16,7 @@
  */
 import type { CheckCase } from '../replay/engine.js';
 import type { Expect } from '../trace/format.js';
+import type { EventRecord } from '../model/events.js';
 import type { Smmu, TxnResult } from '../model/smmu.js';
 
 export type OracleName = 'qemu-7.2' | 'qemu-10.0';
@@ -43,6 +44,44 @@ export interface DeviationCase {
   readonly modelDetail: string;
   /** The model after the transaction, for recognisers that need the configuration (read-only use). */
   readonly smmu: Smmu | undefined;
+  /**
+   * Which difference of the compared row is being asked about (the QEMU
+   * cross-check compares more than the outcome).  Absent: the outcome.
+   */
+  readonly difference?: Difference;
+  /** The event records each side wrote for the transaction (the QEMU cross-check). */
+  readonly modelEvents?: readonly EventRecord[];
+  readonly referenceEvents?: readonly EventRecord[];
+  /** Size of the transaction in bytes (the QEMU cross-check). */
+  readonly size?: number;
+}
+
+/** One way a compared row can differ (see Deviation.aspects). */
+export type Difference =
+  | { readonly kind: 'outcome' }
+  /** The number of event records written for the transaction. */
+  | { readonly kind: 'event-count'; readonly model: number; readonly reference: number }
+  /** One field of the index-th record (both sides wrote a record of the same type there). */
+  | { readonly kind: 'event-field'; readonly index: number; readonly event: string; readonly field: string; readonly model: bigint; readonly reference: bigint }
+  /** SMMU_GERROR after the transaction. */
+  | { readonly kind: 'gerror'; readonly model: number; readonly reference: number }
+  /** SMMU_EVENTQ_PROD.OVFLG after the transaction. */
+  | { readonly kind: 'ovflg'; readonly model: boolean; readonly reference: boolean };
+
+export type DifferenceKind = Difference['kind'];
+
+/** A register read whose value differs between the model and the emulator. */
+export interface RegisterCase {
+  readonly register: string;
+  readonly model: bigint;
+  readonly reference: bigint;
+  /** The model at the read (read-only use). */
+  readonly smmu: Smmu | undefined;
+  /**
+   * Event records the emulator wrote beyond the model's in earlier rows that
+   * known deviations explained (so its EVENTQ_PROD is ahead by that many).
+   */
+  readonly extraReferenceEvents: number;
 }
 
 export interface Deviation {
@@ -53,6 +92,10 @@ export interface Deviation {
   readonly spec: string;
   readonly summary: string;
   matches(c: DeviationCase): boolean;
+  /** The differences `matches` is asked about; absent: only the outcome. */
+  readonly aspects?: readonly DifferenceKind[];
+  /** Recognises a register read that differs (QEMU cross-check); absent: none. */
+  matchesRegister?(c: RegisterCase): boolean;
 }
 
 /**
@@ -66,9 +109,15 @@ export function deviationsFor(oracle: OracleName): Deviation[] {
   return DEVIATIONS.filter((d) => d.oracles.includes(oracle));
 }
 
-/** The first documented deviation of `oracle` that recognises the case. */
+/** The first documented deviation of `oracle` that recognises the case (for c.difference, or the outcome). */
 export function recognise(oracle: OracleName, c: DeviationCase): Deviation | undefined {
-  return DEVIATIONS.find((d) => d.oracles.includes(oracle) && d.matches(c));
+  const kind = c.difference?.kind ?? 'outcome';
+  return DEVIATIONS.find((d) => d.oracles.includes(oracle) && (d.aspects ?? ['outcome']).includes(kind) && d.matches(c));
+}
+
+/** The first documented deviation of `oracle` that recognises a differing register read. */
+export function recogniseRegister(oracle: OracleName, c: RegisterCase): Deviation | undefined {
+  return DEVIATIONS.find((d) => d.oracles.includes(oracle) && d.matchesRegister?.(c) === true);
 }
 
 export function outcomeOfResult(r: TxnResult): Outcome {
