@@ -36,6 +36,8 @@ export interface ComparedRow {
   readonly deviations: readonly string[];
   /** For not-comparable: why; for mismatched: the unexplained differences. */
   readonly reason?: string;
+  /** How a match was reached when it was not against the model's default run (caching). */
+  readonly note?: string;
 }
 
 /** QEMU's outcome of one DMA, from its trace lines. */
@@ -143,8 +145,18 @@ export interface DmaSide {
   readonly eventqProd: number;
 }
 
+/** A persistent deviation seen earlier in the run: later state differences are its consequences. */
+export interface Consequence {
+  readonly deviation: Deviation;
+  readonly line: number;
+}
+
+const CONSEQUENTIAL_DIFFS = new Set(['gerror', 'ovflg', 'event-count']);
+const CONSEQUENTIAL_REGS = new Set(['GERROR', 'CMDQ_CONS', 'EVENTQ_PROD']);
+
 export interface DmaCompareInput {
   readonly oracle: OracleName;
+  readonly after?: Consequence | undefined;
   readonly line: number;
   readonly sid: number;
   readonly ssid: number | undefined;
@@ -177,7 +189,7 @@ export function compareDma(i: DmaCompareInput): ComparedRow {
     modelDetail: i.model.detail, smmu: i.smmu, modelEvents, referenceEvents: refEvents, size: i.size,
   };
   return verdictOf(i.oracle, i.line, 'dma', dmaWhat(i.sid, i.addr, i.access, i.size), sideText(i.model, modelEvents), sideText(i.qemu, refEvents),
-    diffs.map((d) => ({ d, dev: recognise(i.oracle, { ...base, difference: d }) })));
+    diffs.map((d) => ({ d, dev: recognise(i.oracle, { ...base, difference: d }) ?? (i.after && CONSEQUENTIAL_DIFFS.has(d.kind) ? i.after.deviation : undefined) })));
 }
 
 function sideText(s: DmaSide, events: readonly EventRecord[]): string {
@@ -206,13 +218,15 @@ export interface RegisterCompareInput {
   readonly qemu: bigint;
   readonly smmu: Smmu | undefined;
   readonly extraReferenceEvents: number;
+  readonly after?: Consequence | undefined;
 }
 
 /** Compare one register read. */
 export function compareRegister(i: RegisterCompareInput): ComparedRow {
   const what = `read ${i.register}`;
   if (i.model === i.qemu) return verdictOf(i.oracle, i.line, 'register', what, hex(i.model), hex(i.qemu), []);
-  const dev = recogniseRegister(i.oracle, { register: i.register, model: i.model, reference: i.qemu, smmu: i.smmu, extraReferenceEvents: i.extraReferenceEvents });
+  const dev = recogniseRegister(i.oracle, { register: i.register, model: i.model, reference: i.qemu, smmu: i.smmu, extraReferenceEvents: i.extraReferenceEvents })
+    ?? (i.after && CONSEQUENTIAL_REGS.has(i.register) ? i.after.deviation : undefined);
   return verdictOf(i.oracle, i.line, 'register', what, hex(i.model), hex(i.qemu), [{ d: `${i.register}: model ${hex(i.model)}, QEMU ${hex(i.qemu)}`, dev }]);
 }
 

@@ -17,6 +17,7 @@
 import type { CheckCase } from '../replay/engine.js';
 import type { Expect } from '../trace/format.js';
 import type { EventRecord } from '../model/events.js';
+import { QEMU_CROSSCHECK_DEVIATIONS } from './qemuDeviations.js';
 import type { Smmu, TxnResult } from '../model/smmu.js';
 
 export type OracleName = 'qemu-7.2' | 'qemu-10.0';
@@ -96,6 +97,14 @@ export interface Deviation {
   readonly aspects?: readonly DifferenceKind[];
   /** Recognises a register read that differs (QEMU cross-check); absent: none. */
   matchesRegister?(c: RegisterCase): boolean;
+  /**
+   * Once it happened, the two SMMUs' state machines have parted (the
+   * command queue stopped on one side only, say): later differences in
+   * GERROR, EVENTQ_PROD.OVFLG, event-record counts and the GERROR,
+   * CMDQ_CONS and EVENTQ_PROD registers are its consequences.  Outcomes
+   * still need a recogniser of their own.
+   */
+  readonly persistent?: boolean;
 }
 
 /**
@@ -103,7 +112,7 @@ export interface Deviation {
  * cross-check and the capture import add theirs); order matters only for
  * which id is reported when two recognisers match.
  */
-export const DEVIATIONS: Deviation[] = [];
+export const DEVIATIONS: Deviation[] = [...QEMU_CROSSCHECK_DEVIATIONS];
 
 export function deviationsFor(oracle: OracleName): Deviation[] {
   return DEVIATIONS.filter((d) => d.oracles.includes(oracle));

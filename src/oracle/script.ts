@@ -12,6 +12,7 @@
  * abort ranges where QEMU has nothing, DMA outputs not on a device.  The
  * first row that does not fit is named; nothing is relocated.
  */
+import type { CachingPolicy } from '../model/caches.js';
 import { decodeCd } from '../model/cd.js';
 import { encodeCommand } from '../model/commands.js';
 import { EABT, type AccessSize } from '../model/memory.js';
@@ -70,6 +71,8 @@ export interface ScriptOptions {
   readonly variant: VariantRunSpec;
   readonly version: QemuVersion;
   readonly memoryCapPages?: number;
+  /** Default `max`; the oracle also runs `none` beside it (both are allowed by the architecture). */
+  readonly caching?: CachingPolicy;
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -125,7 +128,7 @@ export class ModelRun {
     };
 
     const replay = new Replay({
-      file: o.file, variant: o.variant.name, profile: o.profile, caching: 'max',
+      file: o.file, variant: o.variant.name, profile: o.profile, caching: o.caching ?? 'max',
       driver: wrapDriver(o.variant.makeDriver?.(o.file), (a, l) => record(a, l)),
       ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
     }, {
