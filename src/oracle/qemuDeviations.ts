@@ -166,6 +166,61 @@ const ILL_ACCEPTED: Entry = {
   matchesRegister: (c) => (c.register === 'GERROR' || c.register === 'CMDQ_CONS') && silentlyAccepted(stoppedAtIllegal(c.smmu), c.smmu?.features.s2p ?? false),
 };
 
+// QEMU 10.0: stage 2 and nesting.
+const config = (c: DeviationCase) => steOf(c.smmu, c.sid)?.Config;
+
+const S2_ON_TABLE: Entry = {
+  what: 'nested-table-s2-fault-as-stage-1',
+  spec: 'IHI 0070 §7.3.13, §7.3.16, §3.12 (a stage-2 fault on a stage-1 table IPA has S2=1, CLASS=TT)',
+  summary: 'a stage-2 fault while translating a stage-1 table IPA during the walk is recorded with S2=0 (and follows CD.R instead of STE.S2R)',
+  aspects: ['event-field'],
+  matches: (c) => {
+    const d = field(c, 'S2');
+    return !!d && d.model === 1n && d.reference === 0n && c.modelEvents?.[d.index]?.fields.CLASS === 1n;
+  },
+};
+
+const EPD_NESTED: Entry = {
+  what: 'nested-disabled-ttb-translated',
+  spec: 'IHI 0070 §5.4 (CD.EPD0/EPD1: a walk that would use a disabled TTB is a stage-1 F_TRANSLATION, CLASS=IN)',
+  summary: 'in nested mode QEMU translates the TTB0 IPA through stage 2 when the CD is decoded even with EPD0=1, and records that stage-2 fault (S2=1, CLASS=CD, RnW=1, the TTB IPA) instead of the stage-1 translation fault',
+  aspects: ['event-field'],
+  matches: (c) => {
+    const d = c.difference;
+    if (d?.kind !== 'event-field' || !['S2', 'CLASS', 'IPA', 'RnW'].includes(d.field)) return false;
+    return /TTB\d disabled \(EPD\d=1\)/.test(c.modelDetail) && config(c) === 7n && c.referenceEvents?.[d.index]?.fields.S2 === 1n;
+  },
+};
+
+const S1_BYPASS_ADDR_SIZE: Entry = {
+  what: 's1-bypass-addr-size-not-recorded',
+  spec: 'IHI 0070 §3.4, §3.12, §7.3.14 (an input beyond the IAS with stage 1 bypassed is a stage-1 F_ADDR_SIZE, always recorded)',
+  summary: 'with stage 1 bypassed (Config=0b110) an input address at or above 2^IAS is aborted without a record',
+  matches: (c) => c.model.kind === 'fault' && c.model.event === 'F_ADDR_SIZE' && /stage-1 bypass address beyond the IAS/.test(c.modelDetail) && c.reference.kind === 'abort',
+};
+
+/** Whether the stage-2 start level of this STE is a set of concatenated tables and `ipa` is beyond the first one. */
+function beyondFirstConcatenatedTable(s: Smmu | undefined, sid: number, ipa: bigint): boolean {
+  const f = steOf(s, sid);
+  if (!f) return false;
+  const g = f.S2TG === 0n ? 12 : f.S2TG === 2n ? 14 : f.S2TG === 1n ? 16 : 0;
+  if (g === 0) return false;
+  const stride = g - 3;
+  const sl0 = Number(f.S2SL0);
+  // Start level for S2SL0 (Arm ARM VTCR_EL2.SL0): 4K: 2 - SL0; 16K/64K: 3 - SL0.
+  const start = g === 12 ? 2 - sl0 : 3 - sl0;
+  const shift = g + (3 - start) * stride;
+  const oneTable = shift + stride;
+  return 64 - Number(f.S2T0SZ) > oneTable && ipa >= 1n << BigInt(oneTable);
+}
+
+const S2_CONCAT: Entry = {
+  what: 's2-concatenated-tables',
+  spec: 'Arm ARM D8.2.7 (concatenated translation tables at the stage-2 initial lookup level); IHI 0070 §5.2 STE.S2SL0',
+  summary: 'with concatenated stage-2 start tables QEMU indexes only the first table: an IPA beyond it aliases into it',
+  matches: (c) => config(c) === 6n && beyondFirstConcatenatedTable(c.smmu, c.sid, c.addr),
+};
+
 export const QEMU_CROSSCHECK_DEVIATIONS: Deviation[] = [
   ...forBoth(PNU),
   ...forBoth(SPLIT),
@@ -176,5 +231,9 @@ export const QEMU_CROSSCHECK_DEVIATIONS: Deviation[] = [
   ...forBoth(CARRIED),
   ...forBoth(ILL_ACCEPTED),
   make('qemu-7.2', CLASS_ZERO),
+  make('qemu-10.0', S2_ON_TABLE),
+  make('qemu-10.0', EPD_NESTED),
+  make('qemu-10.0', S1_BYPASS_ADDR_SIZE),
+  make('qemu-10.0', S2_CONCAT),
   make('qemu-7.2', IOVA_48),
 ];
