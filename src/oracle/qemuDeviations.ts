@@ -66,6 +66,14 @@ const SPLIT: Entry = {
   },
 };
 
+const CD_FETCH_ADDR: Entry = {
+  what: 'cd-fetch-address-in-dw2',
+  spec: 'IHI 0070 §7.3.10 (F_CD_FETCH: FetchAddr in DW3[55:3])',
+  summary: 'F_CD_FETCH carries the fetch address in DW2 (the InputAddr slot) and leaves DW3, the FetchAddr field, zero',
+  aspects: ['event-field'],
+  matches: (c) => { const d = field(c, 'FetchAddr'); return !!d && d.event === 'F_CD_FETCH' && d.reference === 0n && d.model !== 0n; },
+};
+
 const RECINVSID: Entry = {
   what: 'recinvsid-ignored',
   spec: 'IHI 0070 §6.3.12 (SMMU_CR2.RECINVSID), §7.3.3',
@@ -225,6 +233,7 @@ export const QEMU_CROSSCHECK_DEVIATIONS: Deviation[] = [
   ...forBoth(PNU),
   ...forBoth(SPLIT),
   ...forBoth(RECINVSID),
+  ...forBoth(CD_FETCH_ADDR),
   ...forBoth(CR2_WHILE_ENABLED),
   ...forBoth(EVENTQ_FULL),
   ...forBoth(S1CDMAX),
