@@ -78,7 +78,7 @@ describe('check', () => {
     const r = await runCli(['check'], ROOT);
     expect(r.out).toMatch(/0 differences\n$/);
     expect(r.code).toBe(0);
-  });
+  }, 30000);
   it('missing goldens are a difference; --update writes them; a changed golden shows a unified diff', async () => {
     const d = tmp();
     mkdirSync(join(d, 'traces'));
