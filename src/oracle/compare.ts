@@ -4,6 +4,10 @@
  * A compared row is one DMA piece (the engine splits DMAs at 4 KiB) or one
  * register read.  Its verdict:
  * - `matched`: every compared aspect is equal;
+ * - `matched-uncached`: not equal to the model's run with every permitted
+ *   cache entry kept (`max`), but every aspect equal to its run with
+ *   nothing cached (`none`); the architecture allows any caching between
+ *   the two (IHI 0070 §16.2), so this is a match, counted apart;
  * - `known-deviation`: every difference is recognised by a documented
  *   deviation of this QEMU version (src/oracle/deviations.ts);
  * - `not-comparable`: the row needs something this QEMU set-up cannot do
@@ -18,11 +22,12 @@
 import { decodeEvent, type EventRecord } from '../model/events.js';
 import type { Smmu } from '../model/smmu.js';
 import {
-  recognise, recogniseRegister, type Deviation, type DeviationCase, type Difference, type OracleName, type Outcome,
+  differingBits, gerrorBitName, recognise, recogniseRegister,
+  type Deviation, type DeviationCase, type Difference, type EventqState, type OracleName, type Outcome, type RegisterCase,
 } from './deviations.js';
 
-export type Verdict = 'matched' | 'known-deviation' | 'not-comparable' | 'mismatched';
-export const VERDICTS: readonly Verdict[] = ['matched', 'known-deviation', 'not-comparable', 'mismatched'];
+export type Verdict = 'matched' | 'matched-uncached' | 'known-deviation' | 'not-comparable' | 'mismatched';
+export const VERDICTS: readonly Verdict[] = ['matched', 'matched-uncached', 'known-deviation', 'not-comparable', 'mismatched'];
 
 export interface ComparedRow {
   readonly line: number;
@@ -132,7 +137,7 @@ function describe(d: Difference): string {
     case 'outcome': return 'outcome';
     case 'event-count': return `event records: model ${d.model}, QEMU ${d.reference}`;
     case 'event-field': return d.field === 'type' ? `record ${d.index}: event type` : `record ${d.index} (${d.event}) ${d.field}: model ${hex(d.model)}, QEMU ${hex(d.reference)}`;
-    case 'gerror': return `GERROR: model ${hex(d.model)}, QEMU ${hex(d.reference)}`;
+    case 'gerror': return `GERROR.${gerrorBitName(d.bit)}: model ${d.model & d.bit ? 1 : 0}, QEMU ${d.reference & d.bit ? 1 : 0}`;
     case 'ovflg': return `EVENTQ_PROD.OVFLG: model ${d.model ? 1 : 0}, QEMU ${d.reference ? 1 : 0}`;
   }
 }
@@ -145,18 +150,16 @@ export interface DmaSide {
   readonly eventqProd: number;
 }
 
-/** A persistent deviation seen earlier in the run: later state differences are its consequences. */
-export interface Consequence {
-  readonly deviation: Deviation;
-  readonly line: number;
-}
-
-const CONSEQUENTIAL_DIFFS = new Set(['gerror', 'ovflg', 'event-count']);
-const CONSEQUENTIAL_REGS = new Set(['GERROR', 'CMDQ_CONS', 'EVENTQ_PROD']);
+/**
+ * Deviations recognised earlier in the run whose consequences later rows may
+ * show (Deviation.followsFrom): each is asked only about the differences
+ * that no recogniser explained, and explains only those its predicate names.
+ */
+export type EarlierDeviations = readonly Deviation[];
 
 export interface DmaCompareInput {
   readonly oracle: OracleName;
-  readonly after?: Consequence | undefined;
+  readonly after?: EarlierDeviations | undefined;
   readonly line: number;
   readonly sid: number;
   readonly ssid: number | undefined;
@@ -166,6 +169,8 @@ export interface DmaCompareInput {
   readonly model: DmaSide;
   readonly qemu: DmaSide;
   readonly smmu: Smmu | undefined;
+  /** Event queue geometry and the drift before this piece (both sides' producers come from `model`/`qemu`). */
+  readonly eventq?: { readonly entries: number; readonly cons: number; readonly drift: number } | undefined;
 }
 
 export function dmaWhat(sid: number, addr: bigint, access: string, size: number): string {
@@ -180,16 +185,27 @@ export function compareDma(i: DmaCompareInput): ComparedRow {
   const refEvents = decodeRecords(i.qemu.records);
   // Records are compared when both sides faulted with the same event; otherwise the outcome difference covers them.
   if (diffs.length === 0) diffs.push(...recordDifferences(modelEvents, refEvents));
-  if (i.model.gerror !== i.qemu.gerror) diffs.push({ kind: 'gerror', model: i.model.gerror, reference: i.qemu.gerror });
+  // Each GERROR bit is an error condition of its own (IHI 0070 §7.2): judged one by one.
+  for (const bit of differingBits(BigInt(i.model.gerror), BigInt(i.qemu.gerror))) {
+    diffs.push({ kind: 'gerror', bit: Number(bit), model: i.model.gerror, reference: i.qemu.gerror });
+  }
   const ovM = (i.model.eventqProd >>> 31) === 1;
   const ovQ = (i.qemu.eventqProd >>> 31) === 1;
   if (ovM !== ovQ) diffs.push({ kind: 'ovflg', model: ovM, reference: ovQ });
+  const eventq: EventqState | undefined = i.eventq && {
+    ...i.eventq, modelProd: i.model.eventqProd, referenceProd: i.qemu.eventqProd,
+    modelWritten: i.model.records.length, referenceWritten: i.qemu.records.length,
+  };
   const base: Omit<DeviationCase, 'difference'> = {
     sid: i.sid, ssid: i.ssid, addr: i.addr, access: i.access, model: i.model.outcome, reference: i.qemu.outcome,
     modelDetail: i.model.detail, smmu: i.smmu, modelEvents, referenceEvents: refEvents, size: i.size,
+    ...(eventq ? { eventq } : {}),
   };
-  return verdictOf(i.oracle, i.line, 'dma', dmaWhat(i.sid, i.addr, i.access, i.size), sideText(i.model, modelEvents), sideText(i.qemu, refEvents),
-    diffs.map((d) => ({ d, dev: recognise(i.oracle, { ...base, difference: d }) ?? (i.after && CONSEQUENTIAL_DIFFS.has(d.kind) ? i.after.deviation : undefined) })));
+  return verdictOf(i.line, 'dma', dmaWhat(i.sid, i.addr, i.access, i.size), sideText(i.model, modelEvents), sideText(i.qemu, refEvents),
+    diffs.map((d) => {
+      const c: DeviationCase = { ...base, difference: d };
+      return { d, dev: recognise(i.oracle, c) ?? i.after?.find((x) => x.followsFrom?.dma?.(c) === true) };
+    }));
 }
 
 function sideText(s: DmaSide, events: readonly EventRecord[]): string {
@@ -197,9 +213,8 @@ function sideText(s: DmaSide, events: readonly EventRecord[]): string {
   return `${formatOutcome(s.outcome)}${ev}${s.detail ? ` [${s.detail}]` : ''}`;
 }
 
-function verdictOf(oracle: OracleName, line: number, kind: 'dma' | 'register', what: string, model: string, qemu: string,
+function verdictOf(line: number, kind: 'dma' | 'register', what: string, model: string, qemu: string,
   checked: readonly { d: Difference | string; dev: Deviation | undefined }[]): ComparedRow {
-  void oracle;
   if (checked.length === 0) return { line, kind, what, verdict: 'matched', model, qemu, deviations: [] };
   const unexplained = checked.filter((c) => !c.dev);
   const ids = [...new Set(checked.filter((c) => c.dev).map((c) => c.dev!.id))];
@@ -218,16 +233,40 @@ export interface RegisterCompareInput {
   readonly qemu: bigint;
   readonly smmu: Smmu | undefined;
   readonly extraReferenceEvents: number;
-  readonly after?: Consequence | undefined;
+  readonly after?: EarlierDeviations | undefined;
+}
+
+const EVENTQ_PROD_OVFLG = 1n << 31n;
+
+/**
+ * The parts of a differing register judged separately: GERROR bit by bit (each
+ * bit is an error condition of its own, §7.2), EVENTQ_PROD's OVFLG apart from
+ * its index and wrap bit (§3.5, §7.4); any other register whole.
+ */
+export function registerParts(register: string, model: bigint, qemu: bigint): { bits: bigint; text: string }[] {
+  const x = model ^ qemu;
+  const whole = { bits: x, text: `${register}: model ${hex(model)}, QEMU ${hex(qemu)}` };
+  if (register === 'GERROR') {
+    return differingBits(model, qemu).map((b) => ({ bits: b, text: `GERROR.${gerrorBitName(b)}: model ${model & b ? 1 : 0}, QEMU ${qemu & b ? 1 : 0}` }));
+  }
+  if (register === 'EVENTQ_PROD' && (x & EVENTQ_PROD_OVFLG) !== 0n && x !== EVENTQ_PROD_OVFLG) {
+    const rest = x & ~EVENTQ_PROD_OVFLG;
+    return [
+      { bits: EVENTQ_PROD_OVFLG, text: `EVENTQ_PROD.OVFLG: model ${model >> 31n}, QEMU ${qemu >> 31n}` },
+      { bits: rest, text: `EVENTQ_PROD index: model ${hex(model & ~EVENTQ_PROD_OVFLG)}, QEMU ${hex(qemu & ~EVENTQ_PROD_OVFLG)}` },
+    ];
+  }
+  return [whole];
 }
 
 /** Compare one register read. */
 export function compareRegister(i: RegisterCompareInput): ComparedRow {
   const what = `read ${i.register}`;
-  if (i.model === i.qemu) return verdictOf(i.oracle, i.line, 'register', what, hex(i.model), hex(i.qemu), []);
-  const dev = recogniseRegister(i.oracle, { register: i.register, model: i.model, reference: i.qemu, smmu: i.smmu, extraReferenceEvents: i.extraReferenceEvents })
-    ?? (i.after && CONSEQUENTIAL_REGS.has(i.register) ? i.after.deviation : undefined);
-  return verdictOf(i.oracle, i.line, 'register', what, hex(i.model), hex(i.qemu), [{ d: `${i.register}: model ${hex(i.model)}, QEMU ${hex(i.qemu)}`, dev }]);
+  const parts = i.model === i.qemu ? [] : registerParts(i.register, i.model, i.qemu);
+  return verdictOf(i.line, 'register', what, hex(i.model), hex(i.qemu), parts.map((p) => {
+    const c: RegisterCase = { register: i.register, model: i.model, reference: i.qemu, bits: p.bits, smmu: i.smmu, extraReferenceEvents: i.extraReferenceEvents };
+    return { d: p.text, dev: recogniseRegister(i.oracle, c) ?? i.after?.find((x) => x.followsFrom?.register?.(c) === true) };
+  }));
 }
 
 export function notComparable(line: number, kind: 'dma' | 'register', what: string, model: string, reason: string): ComparedRow {
@@ -236,13 +275,32 @@ export function notComparable(line: number, kind: 'dma' | 'register', what: stri
 
 export interface Counts {
   matched: number;
+  'matched-uncached': number;
   'known-deviation': number;
   'not-comparable': number;
   mismatched: number;
 }
 
 export function countRows(rows: readonly ComparedRow[]): Counts {
-  const c: Counts = { matched: 0, 'known-deviation': 0, 'not-comparable': 0, mismatched: 0 };
+  const c: Counts = { matched: 0, 'matched-uncached': 0, 'known-deviation': 0, 'not-comparable': 0, mismatched: 0 };
   for (const r of rows) c[r.verdict]++;
   return c;
 }
+
+/** `N matched, U matched (uncached), M known-deviation, K not-comparable, J mismatched` */
+export function countsText(c: Counts): string {
+  return `${c.matched} matched, ${c['matched-uncached']} matched (uncached), ${c['known-deviation']} known-deviation, ${c['not-comparable']} not-comparable, ${c.mismatched} mismatched`;
+}
+
+/**
+ * The verdict of a DMA piece compared against both model runs: against the
+ * `max` run first; where that is not a match and the `none` run compares
+ * better, that one, marked (a match there is `matched-uncached`).
+ */
+export function withUncached(cached: ComparedRow, uncached: ComparedRow | undefined): { row: ComparedRow; usedUncached: boolean } {
+  if (cached.verdict === 'matched' || !uncached || RANK[uncached.verdict] >= RANK[cached.verdict]) return { row: cached, usedUncached: false };
+  const note = 'QEMU kept fewer cache entries than the model\'s `max` policy; it gave the outcome of the model with nothing cached (also allowed, IHI 0070 §16.2)';
+  return { row: { ...uncached, verdict: uncached.verdict === 'matched' ? 'matched-uncached' : uncached.verdict, note }, usedUncached: true };
+}
+
+const RANK: Record<Verdict, number> = { matched: 0, 'matched-uncached': 1, 'known-deviation': 2, 'not-comparable': 3, mismatched: 4 };

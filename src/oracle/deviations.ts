@@ -17,6 +17,7 @@
 import type { CheckCase } from '../replay/engine.js';
 import type { Expect } from '../trace/format.js';
 import type { EventRecord } from '../model/events.js';
+import { GERROR } from '../model/registers.js';
 import { QEMU_CROSSCHECK_DEVIATIONS } from './qemuDeviations.js';
 import type { Smmu, TxnResult } from '../model/smmu.js';
 
@@ -55,6 +56,38 @@ export interface DeviationCase {
   readonly referenceEvents?: readonly EventRecord[];
   /** Size of the transaction in bytes (the QEMU cross-check). */
   readonly size?: number;
+  /** Both sides' event queues around the transaction (the QEMU cross-check). */
+  readonly eventq?: EventqState;
+}
+
+/**
+ * The event queue of each side around one compared DMA piece (IHI 0070 §3.5):
+ * producer values (index and wrap bit) after it, how many records each side
+ * wrote during it, the consumer value (software writes the same one to
+ * both), and the drift: records QEMU wrote beyond the model's in rows
+ * already judged (known deviations, rows not replayed in QEMU).
+ */
+export interface EventqState {
+  readonly entries: number;
+  readonly cons: number;
+  readonly modelProd: number;
+  readonly referenceProd: number;
+  readonly modelWritten: number;
+  readonly referenceWritten: number;
+  readonly drift: number;
+}
+
+/** Entries in use between a consumer and a producer value (index and wrap bit of a queue of `entries`). */
+export function occupancy(prod: number, cons: number, entries: number): number {
+  const mask = 2 * entries - 1;
+  return ((prod & mask) - (cons & mask) + 2 * entries) & mask;
+}
+
+/** Occupancy of each side's queue before the piece and after it. */
+export function queueLevels(q: EventqState): { modelBefore: number; referenceBefore: number; modelAfter: number; referenceAfter: number } {
+  const modelAfter = occupancy(q.modelProd, q.cons, q.entries);
+  const referenceAfter = occupancy(q.referenceProd, q.cons, q.entries);
+  return { modelAfter, referenceAfter, modelBefore: modelAfter - q.modelWritten, referenceBefore: referenceAfter - q.referenceWritten };
 }
 
 /** One way a compared row can differ (see Deviation.aspects). */
@@ -64,8 +97,8 @@ export type Difference =
   | { readonly kind: 'event-count'; readonly model: number; readonly reference: number }
   /** One field of the index-th record (both sides wrote a record of the same type there). */
   | { readonly kind: 'event-field'; readonly index: number; readonly event: string; readonly field: string; readonly model: bigint; readonly reference: bigint }
-  /** SMMU_GERROR after the transaction. */
-  | { readonly kind: 'gerror'; readonly model: number; readonly reference: number }
+  /** One bit (`bit`, a mask) of SMMU_GERROR after the transaction; model/reference are the whole registers. */
+  | { readonly kind: 'gerror'; readonly bit: number; readonly model: number; readonly reference: number }
   /** SMMU_EVENTQ_PROD.OVFLG after the transaction. */
   | { readonly kind: 'ovflg'; readonly model: boolean; readonly reference: boolean };
 
@@ -76,6 +109,12 @@ export interface RegisterCase {
   readonly register: string;
   readonly model: bigint;
   readonly reference: bigint;
+  /**
+   * The differing bits being asked about: GERROR is judged one bit at a time
+   * (each bit is its own error condition, §7.2); any other register whole
+   * (model ^ reference).
+   */
+  readonly bits: bigint;
   /** The model at the read (read-only use). */
   readonly smmu: Smmu | undefined;
   /**
@@ -98,13 +137,29 @@ export interface Deviation {
   /** Recognises a register read that differs (QEMU cross-check); absent: none. */
   matchesRegister?(c: RegisterCase): boolean;
   /**
-   * Once it happened, the two SMMUs' state machines have parted (the
-   * command queue stopped on one side only, say): later differences in
-   * GERROR, EVENTQ_PROD.OVFLG, event-record counts and the GERROR,
-   * CMDQ_CONS and EVENTQ_PROD registers are its consequences.  Outcomes
-   * still need a recogniser of their own.
+   * Once it happened, some state of the two SMMUs stays apart (a GERROR bit
+   * toggled on one side only, the command queue stopped on one side): later
+   * differences in exactly that state are its consequences.  Each predicate
+   * says which later differences follow from it (asked only after the
+   * deviation was recognised earlier in the same run); nothing else does.
    */
-  readonly persistent?: boolean;
+  readonly followsFrom?: {
+    dma?(c: DeviationCase): boolean;
+    register?(c: RegisterCase): boolean;
+  };
+}
+
+/** The spec name of a single GERROR bit (IHI 0070 §6.3.19), from the register layout. */
+export function gerrorBitName(bit: bigint | number): string {
+  const lo = BigInt(bit).toString(2).length - 1;
+  return GERROR.fields.find((f) => f.lo === lo)?.name ?? `bit ${lo}`;
+}
+
+/** The single-bit masks where two register values differ, lowest first. */
+export function differingBits(a: bigint, b: bigint): bigint[] {
+  const out: bigint[] = [];
+  for (let x = a ^ b, bit = 1n; x !== 0n; x >>= 1n, bit <<= 1n) if (x & 1n) out.push(bit);
+  return out;
 }
 
 /**

@@ -6,11 +6,12 @@
  * are made once per version (`forBoth`), so each version's list is complete
  * on its own.
  */
+import { decodeCd } from '../model/cd.js';
 import { decodeCommand } from '../model/commands.js';
 import { EABT } from '../model/memory.js';
 import { decodeSte } from '../model/ste.js';
 import type { Smmu } from '../model/smmu.js';
-import type { Deviation, DeviationCase, DifferenceKind, OracleName, RegisterCase } from './deviations.js';
+import { queueLevels, type Deviation, type DeviationCase, type DifferenceKind, type OracleName, type RegisterCase } from './deviations.js';
 
 const TRANSLATION_FAULTS = new Set(['F_TRANSLATION', 'F_ADDR_SIZE', 'F_ACCESS', 'F_PERMISSION']);
 
@@ -21,7 +22,7 @@ interface Entry {
   readonly aspects?: readonly DifferenceKind[];
   matches?(c: DeviationCase): boolean;
   matchesRegister?(c: RegisterCase): boolean;
-  readonly persistent?: boolean;
+  readonly followsFrom?: Deviation['followsFrom'];
 }
 
 function make(oracle: OracleName, e: Entry): Deviation {
@@ -30,11 +31,17 @@ function make(oracle: OracleName, e: Entry): Deviation {
     ...(e.aspects ? { aspects: e.aspects } : {}),
     matches: e.matches ?? (() => false),
     ...(e.matchesRegister ? { matchesRegister: e.matchesRegister } : {}),
-    ...(e.persistent ? { persistent: true } : {}),
+    ...(e.followsFrom ? { followsFrom: e.followsFrom } : {}),
   };
 }
 
 const forBoth = (e: Entry): Deviation[] => [make('qemu-7.2', e), make('qemu-10.0', e)];
+
+/** The CD the model holds for a StreamID (cached, SubstreamID 0), for recognisers that need its fields. */
+function cdOf(s: Smmu | undefined, sid: number): ReturnType<typeof decodeCd> | undefined {
+  const q = s?.config.getCd(sid, 0)?.qwords;
+  return q ? decodeCd(q) : undefined;
+}
 
 /** The STE the model holds for a StreamID (cached), for recognisers that need its fields. */
 function steOf(s: Smmu | undefined, sid: number): ReturnType<typeof decodeSte> | undefined {
@@ -88,6 +95,19 @@ const CR2_WHILE_ENABLED: Entry = {
   matchesRegister: (c) => c.register === 'CR2' && c.smmu !== undefined && (c.smmu.reg('CR0') & 1n) === 1n,
 };
 
+const EVENTQ_ABT_ERR = 0x4;
+const OVFLG = 1n << 31n;
+
+/**
+ * The event queue full: the architecture loses the record and toggles
+ * EVENTQ_PROD.OVFLG; QEMU loses it and activates GERROR.EVENTQ_ABT_ERR.
+ * Recognised only where QEMU's queue was full: OVFLG set in the model alone
+ * while QEMU's queue was already full before the piece (so QEMU lost the
+ * record too), EVENTQ_ABT_ERR set in QEMU alone while its queue is full.
+ * From then on the two flags stay apart until software acknowledges them, so
+ * later differences in exactly those two flags (in a DMA row, in a GERROR or
+ * EVENTQ_PROD read) follow from it, and nothing else does.
+ */
 const EVENTQ_FULL: Entry = {
   what: 'eventq-full-abort-error',
   spec: 'IHI 0070 §7.4 (event queue overflow: OVFLG toggles, records are lost), §7.2',
@@ -95,26 +115,55 @@ const EVENTQ_FULL: Entry = {
   aspects: ['gerror', 'ovflg'],
   matches: (c) => {
     const d = c.difference;
-    if (d?.kind === 'ovflg') return d.model && !d.reference;
-    if (d?.kind === 'gerror') return (d.reference ^ d.model) === 0x4 && (d.reference & 0x4) !== 0;
+    if (!c.eventq) return false;
+    const l = queueLevels(c.eventq);
+    if (d?.kind === 'ovflg') return d.model && !d.reference && l.referenceBefore === c.eventq.entries;
+    if (d?.kind === 'gerror') return d.bit === EVENTQ_ABT_ERR && (d.reference & EVENTQ_ABT_ERR) !== 0 && (d.model & EVENTQ_ABT_ERR) === 0 && l.referenceAfter === c.eventq.entries;
     return false;
+  },
+  followsFrom: {
+    dma: (c) => c.difference?.kind === 'ovflg' || (c.difference?.kind === 'gerror' && c.difference.bit === EVENTQ_ABT_ERR),
+    register: (c) => (c.register === 'GERROR' && c.bits === BigInt(EVENTQ_ABT_ERR)) || (c.register === 'EVENTQ_PROD' && c.bits === OVFLG),
   },
 };
 
 /**
- * Register reads that differ only because of earlier rows already judged: the
- * event records of rows that were known deviations or were not replayed in
- * QEMU (not comparable) moved the two producer indexes apart.
+ * Differences that follow from the rows already judged: the event records of
+ * rows that were known deviations or were not replayed in QEMU (the drift)
+ * moved the two producer indexes apart.  A register read of EVENTQ_PROD whose
+ * index differs by exactly the drift; and a DMA at which one side's queue was
+ * full and the other's was not, by exactly the drift: the full side lost its
+ * records (event-count), and where that was the model, toggled OVFLG, which
+ * then stays set (later OVFLG differences follow from it).
  */
 const CARRIED: Entry = {
   what: 'carried-event-count',
-  spec: 'IHI 0070 §3.5 (queue indexes); follows from the rows already reported',
-  summary: 'EVENTQ_PROD differs by exactly the records of earlier rows that were known deviations or not replayed in QEMU',
+  spec: 'IHI 0070 §3.5 (queue indexes), §7.4 (overflow); follows from the rows already reported',
+  summary: 'EVENTQ_PROD, and which side\'s event queue is full, differ by exactly the records of earlier rows that were known deviations or not replayed in QEMU',
+  aspects: ['event-count', 'ovflg'],
+  matches: (c) => {
+    const q = c.eventq;
+    const d = c.difference;
+    if (!q || q.drift === 0) return false;
+    const l = queueLevels(q);
+    if (l.referenceBefore - l.modelBefore !== q.drift) return false;
+    const modelOnlyFull = l.modelBefore === q.entries && l.referenceBefore < q.entries;
+    const referenceOnlyFull = l.referenceBefore === q.entries && l.modelBefore < q.entries;
+    if (d?.kind === 'event-count') {
+      return (modelOnlyFull && d.model === 0 && d.reference > 0) || (referenceOnlyFull && d.reference === 0 && d.model > 0);
+    }
+    if (d?.kind === 'ovflg') return modelOnlyFull && d.model && !d.reference;
+    return false;
+  },
   matchesRegister: (c) => {
-    if (c.register !== 'EVENTQ_PROD' || c.extraReferenceEvents === 0 || !c.smmu) return false;
+    if (c.register !== 'EVENTQ_PROD' || c.extraReferenceEvents === 0 || !c.smmu || (c.bits & OVFLG) !== 0n) return false;
     const log2 = Math.min(Number(c.smmu.reg('EVENTQ_BASE') & 0x1fn), c.smmu.features.eventqs);
     const mask = (1 << (log2 + 1)) - 1;
     return ((Number(c.model & 0xfffffn) + c.extraReferenceEvents) & mask) === (Number(c.reference) & mask);
+  },
+  followsFrom: {
+    dma: (c) => c.difference?.kind === 'ovflg' && c.difference.model && !c.difference.reference,
+    register: (c) => c.register === 'EVENTQ_PROD' && c.bits === OVFLG && (c.model & OVFLG) !== 0n,
   },
 };
 
@@ -161,17 +210,33 @@ function silentlyAccepted(name: string | undefined, s2p: boolean): boolean {
   return !s2p && /^TLBI_S12_VMALL$|^TLBI_S2_IPA$/.test(name);
 }
 
+/** The model's command queue is stopped (CERROR_ILL) at a command QEMU consumes silently. */
+const stoppedAtAccepted = (s: Smmu | undefined) => silentlyAccepted(stoppedAtIllegal(s), s?.features.s2p ?? false);
+const CMDQ_ERR = 0x1;
+const CMDQ_CONS_ERR = 0x7fn << 24n;
+
+/**
+ * Recognised while the model's queue is stopped at such a command: GERROR's
+ * CMDQ_ERR bit set in the model alone, and CMDQ_CONS.  Once software has
+ * acknowledged the error (GERRORN) the model's queue runs again, but the
+ * CMDQ_ERR bit stays toggled once more than QEMU's, and the model's
+ * CMDQ_CONS.ERR keeps CERROR_ILL: those two, and nothing else, follow from it.
+ */
 const ILL_ACCEPTED: Entry = {
   what: 'commands-accepted-without-feature',
   spec: 'IHI 0070 §4.1.3, §4.4 (a command for a feature the SMMU does not implement is CERROR_ILL)',
   summary: 'commands for features QEMU lacks (stage-2 TLBIs without S2P in 7.2, EL2/EL3 TLBIs, ATC_INV, PRI_RESP, RESUME, STALL_TERM) are consumed silently where the architecture stops the queue with CERROR_ILL; from then on the two command queues differ',
   aspects: ['gerror'],
-  persistent: true,
   matches: (c) => {
     const d = c.difference;
-    return d?.kind === 'gerror' && (d.model & 1) === 1 && (d.reference & 1) === 0 && silentlyAccepted(stoppedAtIllegal(c.smmu), c.smmu?.features.s2p ?? false);
+    return d?.kind === 'gerror' && d.bit === CMDQ_ERR && (d.model & CMDQ_ERR) !== 0 && (d.reference & CMDQ_ERR) === 0 && stoppedAtAccepted(c.smmu);
   },
-  matchesRegister: (c) => (c.register === 'GERROR' || c.register === 'CMDQ_CONS') && silentlyAccepted(stoppedAtIllegal(c.smmu), c.smmu?.features.s2p ?? false),
+  matchesRegister: (c) => ((c.register === 'GERROR' && c.bits === BigInt(CMDQ_ERR) && (c.model & 1n) === 1n) || c.register === 'CMDQ_CONS') && stoppedAtAccepted(c.smmu),
+  followsFrom: {
+    dma: (c) => c.difference?.kind === 'gerror' && c.difference.bit === CMDQ_ERR,
+    register: (c) => (c.register === 'GERROR' && c.bits === BigInt(CMDQ_ERR))
+      || (c.register === 'CMDQ_CONS' && (c.bits & ~CMDQ_CONS_ERR) === 0n && (c.model & CMDQ_CONS_ERR) >> 24n === 1n),
+  },
 };
 
 // QEMU 10.0: stage 2 and nesting.
@@ -197,6 +262,22 @@ const EPD_NESTED: Entry = {
     const d = c.difference;
     if (d?.kind !== 'event-field' || !['S2', 'CLASS', 'IPA', 'RnW'].includes(d.field)) return false;
     return /TTB\d disabled \(EPD\d=1\)/.test(c.modelDetail) && config(c) === 7n && c.referenceEvents?.[d.index]?.fields.S2 === 1n;
+  },
+};
+
+const CONFIG_RNW: Entry = {
+  what: 'config-fault-rnw-read',
+  spec: 'IHI 0070 §7.3.13, §7.3.16 (RnW: the direction of the incoming transaction)',
+  summary: 'a fault raised while fetching the CD (CLASS=CD) or translating the TTB0 IPA through stage 2 carries RnW=1 (read) for a write: QEMU makes those translations as reads',
+  aspects: ['event-field'],
+  matches: (c) => {
+    const d = field(c, 'RnW');
+    const ev = d ? c.modelEvents?.[d.index] : undefined;
+    if (!d || !ev || c.access !== 'w' || d.model !== 0n || d.reference !== 1n) return false;
+    if (ev.fields.CLASS === 0n) return true;
+    // The first stage-1 table: a stage-2 fault (S2=1, CLASS=TT) on exactly the CD's TTB0 IPA.
+    const ttb0 = cdOf(c.smmu, c.sid)?.TTB0;
+    return ev.fields.S2 === 1n && ev.fields.CLASS === 1n && ttb0 !== undefined && ev.fields.IPA === (ttb0 & ~0xfffn);
   },
 };
 
@@ -242,6 +323,7 @@ export const QEMU_CROSSCHECK_DEVIATIONS: Deviation[] = [
   make('qemu-7.2', CLASS_ZERO),
   make('qemu-10.0', S2_ON_TABLE),
   make('qemu-10.0', EPD_NESTED),
+  make('qemu-10.0', CONFIG_RNW),
   make('qemu-10.0', S1_BYPASS_ADDR_SIZE),
   make('qemu-10.0', S2_CONCAT),
   make('qemu-7.2', IOVA_48),

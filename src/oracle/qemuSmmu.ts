@@ -36,9 +36,10 @@ export class QemuSmmu {
   private ecam = ECAM_HIGH;
   private readonly edus = new Map<number, EduPlacement>();
   private evtqSeen: number | undefined;
-  /** DMAs issued and edu status polls, for rates. */
+  /** DMAs issued, edu status polls, and the time spent in dma() (issue, completion, reading back), for rates. */
   dmas = 0;
   polls = 0;
+  dmaMs = 0;
 
   constructor(private readonly inst: QemuInstance, private readonly dmaPollLimit = 10000) {
     this.q = inst.qtest;
@@ -140,6 +141,16 @@ export class QemuSmmu {
     const e = this.edus.get(sid);
     if (!e) throw new QtestError(`no DMA engine for StreamID 0x${sid.toString(16)}`);
     if (size < 1 || size > 4096) throw new QtestError(`edu DMA size ${size} outside 1..4096`);
+    const t0 = performance.now();
+    try {
+      return await this.dmaTimed(e, iova, size, write, eventqs);
+    } finally {
+      this.dmaMs += performance.now() - t0;
+    }
+  }
+
+  private async dmaTimed(e: EduPlacement, iova: bigint, size: number, write: boolean, eventqs: number): Promise<QemuDmaResult> {
+    const sid = e.sid;
     this.inst.readLog(LOG_NAME); // drop anything not caused by this DMA
     if (this.evtqSeen === undefined) await this.syncEventQueue();
     // Direction bit 1: 1 = edu buffer -> bus address (a device write), 0 = bus address -> buffer.
