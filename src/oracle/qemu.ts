@@ -213,6 +213,8 @@ export function formatReport(r: RunReport, o: Pick<OracleOptions, 'version' | 's
   }
   const lines = (l: number[]) => { const u = [...new Set(l)]; return `line${u.length > 1 ? 's' : ''} ${u.slice(0, 8).join(', ')}${u.length > 8 ? ', ...' : ''}`; };
   for (const [d, l] of devs) s += `  known deviation ${d}: ${lines(l)}\n`;
+  const uncached = r.rows.filter((x) => x.note).map((x) => x.line);
+  if (uncached.length) s += `  judged against the model with nothing cached (QEMU cached less than \`max\`, IHI 0070 §16.2): ${lines(uncached)}\n`;
   for (const [why, l] of nc) s += `  not comparable (${why}): ${lines(l)}\n`;
   const mism = r.rows.filter((x) => x.verdict === 'mismatched');
   for (const m of mism.slice(0, o.show)) {

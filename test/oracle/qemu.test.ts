@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { summariseTiming, type RunTiming } from '../../src/oracle/qemu.js';
+import { countRows, type ComparedRow } from '../../src/oracle/compare.js';
+import { formatReport, summariseTiming, type RunTiming } from '../../src/oracle/qemu.js';
 
 const run = (t: Partial<RunTiming>): { timing: RunTiming } => ({ timing: { startMs: 0, runMs: 0, dmaMs: 0, dmas: 0, qtestCommands: 0, ...t } });
 
@@ -19,5 +20,19 @@ describe('the timing line', () => {
   it('no DMA time gives no rate rather than a division by zero', () => {
     expect(summariseTiming([run({ startMs: 10, runMs: 20 })], 30)).toMatchObject({ dmas: 0, dmasPerSecond: 0 });
     expect(summariseTiming([], 0)).toMatchObject({ startMedianMs: 0, dmasPerSecond: 0 });
+  });
+});
+
+describe('the per-trace report', () => {
+  it('names the rows judged against the uncached model apart from the known deviations', () => {
+    const row = (line: number, verdict: ComparedRow['verdict'], extra: Partial<ComparedRow> = {}): ComparedRow =>
+      ({ line, kind: 'dma', what: 'dma', verdict, model: 'm', qemu: 'q', deviations: [], ...extra });
+    const note = 'nothing cached';
+    const rows = [row(60, 'matched'), row(71, 'known-deviation', { deviations: ['qemu-10.0/event-pnu-zero'], note }), row(80, 'matched-uncached', { note })];
+    expect(formatReport({ trace: 't.csv', variant: 'hw', counts: countRows(rows), rows }, { version: '10.0', show: 5, qemu: undefined })).toBe(
+      't.csv [hw]: 1 matched, 1 matched (uncached), 1 known-deviation, 0 not-comparable, 0 mismatched\n'
+      + '  known deviation qemu-10.0/event-pnu-zero: line 71\n'
+      + '  judged against the model with nothing cached (QEMU cached less than `max`, IHI 0070 §16.2): lines 71, 80\n',
+    );
   });
 });
