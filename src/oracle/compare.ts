@@ -20,6 +20,8 @@
  * of each record's type); GERROR and EVENTQ_PROD.OVFLG after it.
  */
 import { decodeEvent, type EventRecord } from '../model/events.js';
+import { fieldByName, fieldMask } from '../model/fields.js';
+import { EVENTQ_PROD } from '../model/registers.js';
 import type { Smmu } from '../model/smmu.js';
 import {
   differingBits, gerrorBitName, recognise, recogniseRegister,
@@ -236,7 +238,7 @@ export interface RegisterCompareInput {
   readonly after?: EarlierDeviations | undefined;
 }
 
-const EVENTQ_PROD_OVFLG = 1n << 31n;
+const EVENTQ_PROD_OVFLG = fieldMask(fieldByName(EVENTQ_PROD, 'OVFLG')!);
 
 /**
  * The parts of a differing register judged separately: GERROR bit by bit (each

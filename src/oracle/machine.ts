@@ -3,7 +3,7 @@
  * each supported version, its physical address map, and where to put DMA
  * engines (`edu` devices) so that their StreamIDs are the ones a trace uses.
  *
- * Facts (observed with QEMU 7.2.22 and 10.0.2, see docs/qemu-oracle.md):
+ * Facts (observed with QEMU 7.2.22 and 10.0.2 through qtest):
  * - Debian's builds have no qtest accelerator: TCG with `-icount
  *   shift=0,sleep=off` and a two-instruction WFI firmware keeps the vCPU idle
  *   and lets edu's 100 ms DMA timer fire at once.

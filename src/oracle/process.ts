@@ -75,28 +75,27 @@ export function liveInstances(): readonly QemuInstance[] {
 export class QemuInstance {
   readonly qtest: QtestClient;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  private readonly exited: Promise<void>;
-  private stderrTail = '';
   private logOffset = 0;
   private logPartial = '';
   private stopped = false;
 
+  /**
+   * `stderrTail` reads the last few KiB QEMU wrote to stderr: start() collects
+   * them from before the connection on, so a crash message is kept whenever
+   * it came.
+   */
   private constructor(
     readonly child: ChildProcess,
     readonly dir: string,
     socket: Socket,
     commandTimeoutMs: number,
     private readonly stopTimeoutMs: number,
-    exited: Promise<void>,
-    stderr: { tail: () => string },
+    private readonly exited: Promise<void>,
+    private readonly stderrTail: () => string,
   ) {
     this.qtest = new QtestClient(socket, commandTimeoutMs);
-    this.exited = exited;
-    this.stderrTailFn = stderr.tail;
     child.once('exit', (code, signal) => { this.exit = { code, signal }; });
   }
-
-  private readonly stderrTailFn: () => string;
 
   get pid(): number {
     return this.child.pid!;
@@ -111,7 +110,7 @@ export class QemuInstance {
 
   /** The last lines QEMU wrote to stderr (for error messages). */
   get stderr(): string {
-    return this.stderrTailFn();
+    return this.stderrTail();
   }
 
   static async start(o: LaunchOptions): Promise<QemuInstance> {
@@ -152,7 +151,7 @@ export class QemuInstance {
         clearTimeout(timer);
       }
       server.close();
-      const inst = new QemuInstance(c, dir, socket, o.commandTimeoutMs, o.stopTimeoutMs ?? 2000, exited, { tail: () => tail });
+      const inst = new QemuInstance(c, dir, socket, o.commandTimeoutMs, o.stopTimeoutMs ?? 2000, exited, () => tail);
       live.add(inst);
       installHandlers();
       return inst;

@@ -8,7 +8,9 @@
  */
 import { decodeCd } from '../model/cd.js';
 import { decodeCommand } from '../model/commands.js';
+import { fieldByName, fieldMask } from '../model/fields.js';
 import { EABT } from '../model/memory.js';
+import { CMDQ_CONS, EVENTQ_PROD, GERROR } from '../model/registers.js';
 import { decodeSte } from '../model/ste.js';
 import type { Smmu } from '../model/smmu.js';
 import { queueLevels, type Deviation, type DeviationCase, type DifferenceKind, type OracleName, type RegisterCase } from './deviations.js';
@@ -95,8 +97,9 @@ const CR2_WHILE_ENABLED: Entry = {
   matchesRegister: (c) => c.register === 'CR2' && c.smmu !== undefined && (c.smmu.reg('CR0') & 1n) === 1n,
 };
 
-const EVENTQ_ABT_ERR = 0x4;
-const OVFLG = 1n << 31n;
+const mask = (layout: Parameters<typeof fieldByName>[0], name: string) => fieldMask(fieldByName(layout, name)!);
+const EVENTQ_ABT_ERR = Number(mask(GERROR, 'EVENTQ_ABT_ERR'));
+const OVFLG = mask(EVENTQ_PROD, 'OVFLG');
 
 /**
  * The event queue full: the architecture loses the record and toggles
@@ -212,8 +215,9 @@ function silentlyAccepted(name: string | undefined, s2p: boolean): boolean {
 
 /** The model's command queue is stopped (CERROR_ILL) at a command QEMU consumes silently. */
 const stoppedAtAccepted = (s: Smmu | undefined) => silentlyAccepted(stoppedAtIllegal(s), s?.features.s2p ?? false);
-const CMDQ_ERR = 0x1;
-const CMDQ_CONS_ERR = 0x7fn << 24n;
+const CMDQ_ERR = Number(mask(GERROR, 'CMDQ_ERR'));
+const CMDQ_CONS_ERR = mask(CMDQ_CONS, 'ERR');
+const CERROR_ILL = 1n;
 
 /**
  * Recognised while the model's queue is stopped at such a command: GERROR's
@@ -231,11 +235,11 @@ const ILL_ACCEPTED: Entry = {
     const d = c.difference;
     return d?.kind === 'gerror' && d.bit === CMDQ_ERR && (d.model & CMDQ_ERR) !== 0 && (d.reference & CMDQ_ERR) === 0 && stoppedAtAccepted(c.smmu);
   },
-  matchesRegister: (c) => ((c.register === 'GERROR' && c.bits === BigInt(CMDQ_ERR) && (c.model & 1n) === 1n) || c.register === 'CMDQ_CONS') && stoppedAtAccepted(c.smmu),
+  matchesRegister: (c) => ((c.register === 'GERROR' && c.bits === BigInt(CMDQ_ERR) && (c.model & BigInt(CMDQ_ERR)) !== 0n) || c.register === 'CMDQ_CONS') && stoppedAtAccepted(c.smmu),
   followsFrom: {
     dma: (c) => c.difference?.kind === 'gerror' && c.difference.bit === CMDQ_ERR,
     register: (c) => (c.register === 'GERROR' && c.bits === BigInt(CMDQ_ERR))
-      || (c.register === 'CMDQ_CONS' && (c.bits & ~CMDQ_CONS_ERR) === 0n && (c.model & CMDQ_CONS_ERR) >> 24n === 1n),
+      || (c.register === 'CMDQ_CONS' && (c.bits & ~CMDQ_CONS_ERR) === 0n && (c.model & CMDQ_CONS_ERR) >> BigInt(fieldByName(CMDQ_CONS, 'ERR')!.lo) === CERROR_ILL),
   },
 };
 
