@@ -18,6 +18,8 @@ import { OUTPUT_FORMATS, type OutputFormat } from '../src/report/format.js';
 import { EXIT_ERROR, type Io } from '../src/report/io.js';
 import { parseNumber } from '../src/trace/parse.js';
 import { importCommand } from '../src/trace/importers/command.js';
+import { oracleCommand } from '../src/oracle/qemu.js';
+import { QEMU_VERSIONS, type QemuVersion } from '../src/oracle/machine.js';
 import type { GranuleName } from '../src/model/granule.js';
 
 function commonReplayOptions<T>(y: Argv<T>) {
@@ -184,7 +186,22 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the trace to write: .csv, or .csv.gz to compress it (written only if the whole import succeeds)' })
       .option('qemu-version', { type: 'string', describe: "QEMU's version, major.minor (default: the capture's qemu-version.txt)" }),
     (a) => failed ? undefined : set(importCommand({ format: 'qemu-log', capture: a.capture!, output: a.output, qemuVersion: a['qemu-version'] }, io)))
-    .demandCommand(1, 'give a command: replay, check, compare, report, minimize, decode, encode or import')
+    .command('oracle <oracle> [trace..]', 'oracle qemu: replay traces in QEMU\'s SMMUv3 (through qtest) and in the model under the matching profile, and compare every DMA and register read', (y) => y
+      .positional('oracle', { type: 'string', choices: ['qemu'], describe: 'the emulator to cross-check against' })
+      .positional('trace', { type: 'string', array: true, describe: 'trace files; default: every trace under traces/ that fits QEMU\'s address map' })
+      .option('qemu-version', { type: 'string', default: '7.2', choices: QEMU_VERSIONS as unknown as string[], describe: '7.2: stage 1 only (Debian bookworm); 10.0: stage 1, stage 2 and nested (bookworm-backports); picks the model profile and the known-deviation list' })
+      .option('qemu', { type: 'string', describe: 'QEMU binary (qemu-system-aarch64), e.g. your own build; default: the one scripts/install-qemu.sh installs for the version' })
+      .option('variant', { type: 'string', array: true, describe: 'driver-policy variant(s) for traces with op rows (default: all)' })
+      .option('variant-file', { type: 'string', array: true, describe: 'load a variant of your own (see docs/variants.md)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print every compared row and the totals as JSON' })
+      .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
+      .option('timeout', { type: 'number', default: 10000, describe: 'ms QEMU may take to start and to answer each qtest command before it is an error' })
+      .option('show', { type: 'number', default: 5, describe: 'mismatched rows shown per trace' }),
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => oracleCommand({
+      traces: (a.trace as string[] | undefined) ?? [], version: a['qemu-version'] as QemuVersion, variants: a.variant,
+      qemu: a.qemu, json: a.json, tracesDir: a['traces-dir'], timeoutMs: a.timeout, show: a.show,
+    }, io))))
+    .demandCommand(1, 'give a command: replay, check, compare, report, minimize, decode, encode, import or oracle qemu')
     .strict()
     .help()
     .version(false)

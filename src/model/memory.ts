@@ -44,6 +44,8 @@ export class PhysicalMemory implements MemoryReader {
   /** Optional hooks around each successful write (the replay uses them to see stream-table stores). */
   beforeWrite: ((addr: bigint, size: AccessSize) => void) | undefined;
   onWrite: ((addr: bigint, size: AccessSize, value: bigint) => void) | undefined;
+  /** Optional hook before each read (the QEMU oracle uses it to see which addresses the SMMU reads). */
+  onRead: ((addr: bigint, size: AccessSize) => void) | undefined;
 
   constructor(readonly capPages = 1 << 20) {}
 
@@ -78,6 +80,7 @@ export class PhysicalMemory implements MemoryReader {
   /** Little-endian read; an access crossing a page boundary is done byte by byte. */
   read(addr: bigint, size: AccessSize): bigint | Eabt {
     checkAccess(addr, size);
+    this.onRead?.(addr, size);
     if (this.isAbort(addr, size)) return EABT;
     const off = Number(addr & PAGE_MASK);
     if (off + size <= PAGE_SIZE) {

@@ -204,9 +204,41 @@ export const QEMU_72_PROFILE: Profile = {
   page0QueueAliases: true,
 };
 
+/**
+ * `qemu-10.0`: the ID values QEMU 10.0.2's plain `virt` machine reports
+ * (observed through qtest; that machine always builds the nested SMMU):
+ * IDR0 0x0d44101b = S2P[0] | S1P[1] | TTF[3:2]=0b10 (AArch64) | COHACC[4] |
+ *   ASID16[12] | VMID16[18] | TTENDIAN[22:21]=0b10 (LE) | STALL_MODEL[25:24]=0b01
+ *   (terminate only) | TERM_MODEL[26] | ST_LEVEL[28:27]=0b01
+ *   = 0x1|0x2|0x8|0x10|0x1000|0x40000|0x400000|0x1000000|0x4000000|0x8000000;
+ *   no HTTU, Hyp, ATS, PRI, MSI, SEV, BTM, VMW or CD2L.
+ * IDR1 0x02730010: SIDSIZE 16, SSIDSIZE 0, EVENTQS = CMDQS = 19 (as 7.2).
+ * IDR3 0x1414 = HAD[2] | XNX[4] (with S2P) | RIL[10] | BBML[12:11]=0b10.
+ * IDR5 0x74: OAS 0b100 (44 bits), GRAN4K, GRAN16K, GRAN64K.  AIDR 1 (v3.1).
+ * GBPA resets to 0x1000 (SHCFG=0b01, use incoming; ABORT=0), an allowed
+ * IMPLEMENTATION DEFINED reset value (§6.3.14).  Page 1 folds onto Page 0 as
+ * in 7.2, so the 0xA8/0xAC aliases exist.  As for 7.2, QEMU's deviations
+ * from the architecture are not copied (docs/qemu-deviations.md).
+ */
+export const QEMU_100_PROFILE: Profile = {
+  name: 'qemu-10.0',
+  description: 'the feature set QEMU 10.0 advertises on virt: stage 1, stage 2 and nesting, no substreams, OAS 44',
+  IDR0: 0x0d44101b,
+  IDR1: 0x02730010,
+  IDR2: 0,
+  IDR3: 0x1414,
+  IDR4: 0,
+  IDR5: 0x74,
+  IIDR: 0,
+  AIDR: 0x01,
+  gbpaReset: 0x1000,
+  page0QueueAliases: true,
+};
+
 export const PROFILES: ReadonlyMap<string, Profile> = new Map([
   [DEFAULT_PROFILE.name, DEFAULT_PROFILE],
   [QEMU_72_PROFILE.name, QEMU_72_PROFILE],
+  [QEMU_100_PROFILE.name, QEMU_100_PROFILE],
 ]);
 
 export function profileByName(name: string): Profile | undefined {

@@ -16,6 +16,8 @@
  */
 import type { CheckCase, ReadCheckCase } from '../replay/engine.js';
 import type { Expect } from '../trace/format.js';
+import { GERROR } from '../model/registers.js';
+import { QEMU_CROSSCHECK_DEVIATIONS } from './qemuDeviations.js';
 import type { Smmu, TxnResult } from '../model/smmu.js';
 import { decodeEvent, type EventRecord } from '../model/events.js';
 import { EABT } from '../model/memory.js';
@@ -45,6 +47,82 @@ export interface DeviationCase {
   readonly modelDetail: string;
   /** The model after the transaction, for recognisers that need the configuration (read-only use). */
   readonly smmu: Smmu | undefined;
+  /**
+   * Which difference of the compared row is being asked about (the QEMU
+   * cross-check compares more than the outcome).  Absent: the outcome.
+   */
+  readonly difference?: Difference;
+  /** The event records each side wrote for the transaction (the QEMU cross-check). */
+  readonly modelEvents?: readonly EventRecord[];
+  readonly referenceEvents?: readonly EventRecord[];
+  /** Size of the transaction in bytes (the QEMU cross-check). */
+  readonly size?: number;
+  /** Both sides' event queues around the transaction (the QEMU cross-check). */
+  readonly eventq?: EventqState;
+}
+
+/**
+ * The event queue of each side around one compared DMA piece (IHI 0070 §3.5):
+ * producer values (index and wrap bit) after it, how many records each side
+ * wrote during it, the consumer value (software writes the same one to
+ * both), and the drift: records QEMU wrote beyond the model's in rows
+ * already judged (known deviations, rows not replayed in QEMU).
+ */
+export interface EventqState {
+  readonly entries: number;
+  readonly cons: number;
+  readonly modelProd: number;
+  readonly referenceProd: number;
+  readonly modelWritten: number;
+  readonly referenceWritten: number;
+  readonly drift: number;
+}
+
+/** Entries in use between a consumer and a producer value (index and wrap bit of a queue of `entries`). */
+export function occupancy(prod: number, cons: number, entries: number): number {
+  const mask = 2 * entries - 1;
+  return ((prod & mask) - (cons & mask) + 2 * entries) & mask;
+}
+
+/** Occupancy of each side's queue before the piece and after it. */
+export function queueLevels(q: EventqState): { modelBefore: number; referenceBefore: number; modelAfter: number; referenceAfter: number } {
+  const modelAfter = occupancy(q.modelProd, q.cons, q.entries);
+  const referenceAfter = occupancy(q.referenceProd, q.cons, q.entries);
+  return { modelAfter, referenceAfter, modelBefore: modelAfter - q.modelWritten, referenceBefore: referenceAfter - q.referenceWritten };
+}
+
+/** One way a compared row can differ (see Deviation.aspects). */
+export type Difference =
+  | { readonly kind: 'outcome' }
+  /** The number of event records written for the transaction. */
+  | { readonly kind: 'event-count'; readonly model: number; readonly reference: number }
+  /** One field of the index-th record (both sides wrote a record of the same type there). */
+  | { readonly kind: 'event-field'; readonly index: number; readonly event: string; readonly field: string; readonly model: bigint; readonly reference: bigint }
+  /** One bit (`bit`, a mask) of SMMU_GERROR after the transaction; model/reference are the whole registers. */
+  | { readonly kind: 'gerror'; readonly bit: number; readonly model: number; readonly reference: number }
+  /** SMMU_EVENTQ_PROD.OVFLG after the transaction. */
+  | { readonly kind: 'ovflg'; readonly model: boolean; readonly reference: boolean };
+
+export type DifferenceKind = Difference['kind'];
+
+/** A register read whose value differs between the model and the emulator. */
+export interface RegisterCase {
+  readonly register: string;
+  readonly model: bigint;
+  readonly reference: bigint;
+  /**
+   * The differing bits being asked about: GERROR is judged one bit at a time
+   * (each bit is its own error condition, §7.2); any other register whole
+   * (model ^ reference).
+   */
+  readonly bits: bigint;
+  /** The model at the read (read-only use). */
+  readonly smmu: Smmu | undefined;
+  /**
+   * Event records the emulator wrote beyond the model's in earlier rows that
+   * known deviations explained (so its EVENTQ_PROD is ahead by that many).
+   */
+  readonly extraReferenceEvents: number;
 }
 
 /**
@@ -74,6 +152,34 @@ export interface Deviation {
   matches(c: DeviationCase): boolean;
   /** Recognises a memory-read difference (absent: the deviation shows only in transaction outcomes). */
   matchesRead?(c: ReadDeviationCase): boolean;
+  /** The differences `matches` is asked about; absent: only the outcome. */
+  readonly aspects?: readonly DifferenceKind[];
+  /** Recognises a register read that differs (QEMU cross-check); absent: none. */
+  matchesRegister?(c: RegisterCase): boolean;
+  /**
+   * Once it happened, some state of the two SMMUs stays apart (a GERROR bit
+   * toggled on one side only, the command queue stopped on one side): later
+   * differences in exactly that state are its consequences.  Each predicate
+   * says which later differences follow from it (asked only after the
+   * deviation was recognised earlier in the same run); nothing else does.
+   */
+  readonly followsFrom?: {
+    dma?(c: DeviationCase): boolean;
+    register?(c: RegisterCase): boolean;
+  };
+}
+
+/** The spec name of a single GERROR bit (IHI 0070 §6.3.19), from the register layout. */
+export function gerrorBitName(bit: bigint | number): string {
+  const lo = BigInt(bit).toString(2).length - 1;
+  return GERROR.fields.find((f) => f.lo === lo)?.name ?? `bit ${lo}`;
+}
+
+/** The single-bit masks where two register values differ, lowest first. */
+export function differingBits(a: bigint, b: bigint): bigint[] {
+  const out: bigint[] = [];
+  for (let x = a ^ b, bit = 1n; x !== 0n; x >>= 1n, bit <<= 1n) if (x & 1n) out.push(bit);
+  return out;
 }
 
 /**
@@ -81,33 +187,21 @@ export interface Deviation {
  * cross-check and the capture import add theirs); order matters only for
  * which id is reported when two recognisers match.
  */
-export const DEVIATIONS: Deviation[] = [
-  // ---- QEMU 7.2, shown by the imported capture traces/linux-6.1-qemu-7.2 (docs/qemu-deviations.md) ----
-  {
-    id: 'qemu-7.2/event-class-cd',
-    oracles: ['qemu-7.2'],
-    spec: 'IHI 0070 §7.3.13',
-    summary: 'QEMU 7.2 never fills CLASS: a stage-1 F_TRANSLATION, F_ADDR_SIZE, F_ACCESS or F_PERMISSION record says CLASS=CD (0b00) where the architecture says CLASS=IN (0b10)',
-    matches: () => false,
-    // The driver read doubleword 1 of an event record the model wrote for a stage-1 fault with CLASS=IN,
-    // and the emulator's doubleword differs from the model's in CLASS alone, which is 0b00 there.
-    matchesRead: (c) => {
-      const e = c.record?.event;
-      if (!c.record || c.record.qword !== 1 || c.size !== 8 || (c.addr & 7n) !== 0n || !e) return false;
-      if (!['F_TRANSLATION', 'F_ADDR_SIZE', 'F_ACCESS', 'F_PERMISSION'].includes(e.type)) return false;
-      const CLASS = 3n << 40n;
-      return e.fields.S2 === 0n && e.fields.CLASS === 2n && c.reference === (c.model & ~CLASS);
-    },
-  },
-];
+export const DEVIATIONS: Deviation[] = [...QEMU_CROSSCHECK_DEVIATIONS];
 
 export function deviationsFor(oracle: OracleName): Deviation[] {
   return DEVIATIONS.filter((d) => d.oracles.includes(oracle));
 }
 
-/** The first documented deviation of `oracle` that recognises the case. */
+/** The first documented deviation of `oracle` that recognises the case (for c.difference, or the outcome). */
 export function recognise(oracle: OracleName, c: DeviationCase): Deviation | undefined {
-  return DEVIATIONS.find((d) => d.oracles.includes(oracle) && d.matches(c));
+  const kind = c.difference?.kind ?? 'outcome';
+  return DEVIATIONS.find((d) => d.oracles.includes(oracle) && (d.aspects ?? ['outcome']).includes(kind) && d.matches(c));
+}
+
+/** The first documented deviation of `oracle` that recognises a differing register read. */
+export function recogniseRegister(oracle: OracleName, c: RegisterCase): Deviation | undefined {
+  return DEVIATIONS.find((d) => d.oracles.includes(oracle) && d.matchesRegister?.(c) === true);
 }
 
 export function outcomeOfResult(r: TxnResult): Outcome {
