@@ -123,7 +123,7 @@ describe('a trace that declares its profile (meta,profile)', () => {
     expect(asked.out).toContain('IDR0: expected 0xd40101a, read 0xd4c7e1b');
     writeFileSync(join(d, 'u.csv'), '# x\n\nmeta,profile,qemu-9.9\n');
     const unknown = await runCli(['replay', 'u.csv'], d);
-    expect([unknown.code, unknown.err]).toEqual([2, "smmu-replay: u.csv:3: meta,profile: unknown profile 'qemu-9.9' (known: default, qemu-7.2)\n"]);
+    expect([unknown.code, unknown.err]).toEqual([2, "smmu-replay: u.csv:3: meta,profile: unknown profile 'qemu-9.9' (known: default, qemu-7.2, qemu-10.0)\n"]);
   });
 });
 
