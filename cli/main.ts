@@ -186,7 +186,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the trace to write: .csv, or .csv.gz to compress it (written only if the whole import succeeds)' })
       .option('qemu-version', { type: 'string', describe: "QEMU's version, major.minor (default: the capture's qemu-version.txt)" }),
     (a) => failed ? undefined : set(importCommand({ format: 'qemu-log', capture: a.capture!, output: a.output, qemuVersion: a['qemu-version'] }, io)))
-    .command('oracle <oracle> [trace..]', 'oracle qemu: replay traces in QEMU\'s SMMUv3 (through qtest) and in the model under the matching profile, and compare every DMA and register read', (y) => y
+    .command('oracle <oracle> [trace..]', 'oracle qemu: replay traces in QEMU\'s SMMUv3 (through qtest) and in the model under the matching profile, and compare every DMA and register read', (y) => formatOption(y)
       .positional('oracle', { type: 'string', choices: ['qemu'], describe: 'the emulator to cross-check against' })
       .positional('trace', { type: 'string', array: true, describe: 'trace files; default: every trace under traces/ that fits QEMU\'s address map' })
       .option('qemu-version', { type: 'string', default: '7.2', choices: QEMU_VERSIONS as unknown as string[], describe: '7.2: stage 1 only (Debian bookworm); 10.0: stage 1, stage 2 and nested (bookworm-backports); picks the model profile and the known-deviation list' })
@@ -199,7 +199,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('show', { type: 'number', default: 5, describe: 'mismatched rows shown per trace' }),
     (a) => failed ? undefined : set(withVariants(a['variant-file'], () => oracleCommand({
       traces: (a.trace as string[] | undefined) ?? [], version: a['qemu-version'] as QemuVersion, variants: a.variant,
-      qemu: a.qemu, json: a.json, tracesDir: a['traces-dir'], timeoutMs: a.timeout, show: a.show,
+      qemu: a.qemu, json: a.json, tracesDir: a['traces-dir'], timeoutMs: a.timeout, show: a.show, format: a.format as OutputFormat,
     }, io))))
     .demandCommand(1, 'give a command: replay, check, compare, report, minimize, decode, encode, import or oracle qemu')
     .strict()

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { profileByName, type Profile } from '../model/profiles.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { VariantRunSpec } from '../replay/run.js';
+import { formatResult, type CaseResult, type OutputFormat, type RunResult, type TraceResult } from '../report/format.js';
 import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, type Io } from '../report/io.js';
 import { readTrace } from '../trace/parse.js';
 import { TraceError, type Row } from '../trace/format.js';
@@ -45,6 +46,8 @@ export interface OracleOptions {
   readonly timeoutMs: number;
   /** Mismatches shown per trace. */
   readonly show: number;
+  /** text (the report above) or a CI format of the report layer (no timing: deterministic). */
+  readonly format?: OutputFormat;
 }
 
 export interface RunReport {
@@ -101,6 +104,10 @@ const REPRO = (trace: string, version: QemuVersion, variant: string, qemu: strin
   `smmu-replay oracle qemu ${trace} --qemu-version ${version}${variant !== 'hw' ? ` --variant ${variant}` : ''}${qemu ? ` --qemu ${qemu}` : ''}`;
 
 export async function oracleCommand(o: OracleOptions, io: Io): Promise<number> {
+  if (o.json && (o.format ?? 'text') !== 'text') {
+    io.stderr('smmu-replay: oracle qemu: give --json (every compared row, with timing) or --format, not both\n');
+    return EXIT_ERROR;
+  }
   const profile = profileByName(PROFILE_OF[o.version])!;
   const binary = o.qemu ? resolve(io.cwd, o.qemu) : defaultQemuBinary(o.version, io.env);
   const ver = qemuVersionLine(binary);
@@ -125,6 +132,9 @@ export async function oracleCommand(o: OracleOptions, io: Io): Promise<number> {
   }
   const reports: RunReport[] = [];
   let errors = 0;
+  const errorList: { trace: string; variant: string | undefined; message: string }[] = [];
+  const format = o.format ?? 'text';
+  const text = !o.json && format === 'text';
   const started = Date.now();
   for (const t of traces) {
     const abs = resolve(io.cwd, t);
@@ -135,25 +145,29 @@ export async function oracleCommand(o: OracleOptions, io: Io): Promise<number> {
       rows = [];
       for await (const r of readTrace(abs, { displayName: display })) rows.push(r);
     } catch (e) {
-      io.stderr(`smmu-replay: ${(e as Error).message.replace(/^ENOENT.*$/, `${display}: no such file`)}\n`);
+      const message = (e as Error).message.replace(/^ENOENT.*$/, `${display}: no such file`);
+      io.stderr(`smmu-replay: ${message}\n`);
       errors++;
+      errorList.push({ trace: display, variant: undefined, message });
       continue;
     }
     const variants = chooseVariants(o.variants, rows.some((r) => r.kind === 'op'));
     if (typeof variants === 'string') {
       io.stderr(`smmu-replay: ${display}: ${variants}\n`);
       errors++;
+      errorList.push({ trace: display, variant: undefined, message: `${display}: ${variants}` });
       continue;
     }
     for (const v of variants) {
       try {
         const rep = await runOne(display, rows, v, profile, o, binary, explicit);
         reports.push(rep);
-        if (!o.json) io.stdout(formatReport(rep, o));
+        if (text) io.stdout(formatReport(rep, o));
       } catch (e) {
         errors++;
         const msg = e instanceof TraceError ? e.message : `${display} [${v.name}]: ${(e as Error).message}`;
         io.stderr(`smmu-replay: ${msg}\n`);
+        errorList.push({ trace: display, variant: v.name, message: msg });
       }
     }
   }
@@ -162,12 +176,47 @@ export async function oracleCommand(o: OracleOptions, io: Io): Promise<number> {
   const timing = summariseTiming(ran, Date.now() - started);
   if (o.json) {
     io.stdout(`${JSON.stringify({ qemu: { version: o.version, binary, versionLine: ver.line }, total, timing, errors, runs: reports }, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2)}\n`);
+  } else if (format !== 'text') {
+    io.stdout(formatResult(oracleResult(reports, errorList, o), format));
   } else {
     io.stdout(`total (QEMU ${o.version}, ${ran.length} runs${reports.length > ran.length ? `, ${reports.length - ran.length} skipped` : ''}${errors ? `, ${errors} errors` : ''}): ${countsText(total)}\n`);
     io.stdout(`timing: ${timing.text}\n`);
   }
   if (errors > 0) return EXIT_ERROR;
   return total.mismatched > 0 ? EXIT_DIFF : EXIT_SAME;
+}
+
+/**
+ * The cross-check as a result of the report layer (`--format`): one trace per
+ * file, one case per variant (`hw` for a trace without op rows), failing when
+ * a row is mismatched or the run failed, skipped when the trace does not fit
+ * QEMU; each mismatched row is a finding (model vs QEMU).  No timing, so the
+ * output is deterministic.
+ */
+export function oracleResult(reports: readonly RunReport[], errors: readonly { trace: string; variant: string | undefined; message: string }[],
+  o: Pick<OracleOptions, 'version' | 'qemu'>): RunResult {
+  const traces = new Map<string, CaseResult[]>();
+  const add = (trace: string, c: CaseResult) => traces.set(trace, [...(traces.get(trace) ?? []), c]);
+  for (const r of reports) {
+    if (r.skipped) { add(r.trace, { name: r.variant, status: 'skip', note: r.skipped, findings: [] }); continue; }
+    const mism = r.rows.filter((x) => x.verdict === 'mismatched');
+    add(r.trace, {
+      name: r.variant, status: mism.length ? 'fail' : 'pass', note: countsText(r.counts),
+      findings: mism.map((m) => ({
+        subject: m.what, message: `line ${m.line}: ${m.reason ?? 'differs'}`, traceLine: m.line, a: 'model', b: `qemu-${o.version}`,
+        rows: [{ side: 'a' as const, text: m.model }, { side: 'b' as const, text: m.qemu }], fields: [],
+      })),
+      ...(mism.length ? { reproduce: REPRO(r.trace, o.version, r.variant, o.qemu) } : {}),
+    });
+  }
+  for (const e of errors) {
+    add(e.trace, {
+      name: e.variant ?? 'run', status: 'fail', note: 'error', reproduce: REPRO(e.trace, o.version, e.variant ?? 'hw', o.qemu),
+      findings: [{ subject: 'run', message: e.message, a: 'model', b: `qemu-${o.version}`, rows: [], fields: [] }],
+    });
+  }
+  const out: TraceResult[] = [...traces].map(([trace, cases]) => ({ trace, title: `QEMU ${o.version} cross-check`, cases }));
+  return { command: 'oracle', traces: out };
 }
 
 export interface TimingSummary {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { countRows, type ComparedRow } from '../../src/oracle/compare.js';
-import { formatReport, summariseTiming, type RunTiming } from '../../src/oracle/qemu.js';
+import { formatReport, oracleResult, summariseTiming, type RunTiming } from '../../src/oracle/qemu.js';
+import { formatResult } from '../../src/report/format.js';
+import { parseTap } from '../helpers/tap.js';
 
 const run = (t: Partial<RunTiming>): { timing: RunTiming } => ({ timing: { startMs: 0, runMs: 0, dmaMs: 0, dmas: 0, qtestCommands: 0, ...t } });
 
@@ -34,5 +36,38 @@ describe('the per-trace report', () => {
       + '  known deviation qemu-10.0/event-pnu-zero: line 71\n'
       + '  judged against the model with nothing cached (QEMU cached less than `max`, IHI 0070 §16.2): lines 71, 80\n',
     );
+  });
+});
+
+describe('--format: the cross-check as a result of the report layer', () => {
+  const row = (line: number, verdict: ComparedRow['verdict'], extra: Partial<ComparedRow> = {}): ComparedRow =>
+    ({ line, kind: 'dma', what: `dma 0x8 0x${line.toString(16)} r 4`, verdict, model: 'translated pa 0x40000000', qemu: 'fault F_TRANSLATION', deviations: [], ...extra });
+  const good = [row(10, 'matched'), row(11, 'known-deviation', { deviations: ['qemu-7.2/event-pnu-zero'] })];
+  const bad = [row(20, 'matched'), row(21, 'mismatched', { reason: 'outcome' })];
+  const result = oracleResult([
+    { trace: 'a.csv', variant: 'hw', counts: countRows(good), rows: good },
+    { trace: 'b.csv', variant: 'rfc-v3', counts: countRows(bad), rows: bad },
+    { trace: 'c.csv', variant: 'hw', counts: countRows([]), rows: [], skipped: 'mem_abort inside RAM at line 52' },
+  ], [{ trace: 'd.csv', variant: undefined, message: 'd.csv: no such file' }], { version: '7.2', qemu: undefined });
+
+  it('one case per trace x variant: pass, fail with the mismatched row as a finding, skip with its reason, and errors as failures', () => {
+    expect(result.traces.map((t) => [t.trace, t.cases.map((c) => `${c.name}:${c.status}`)])).toEqual([
+      ['a.csv', ['hw:pass']], ['b.csv', ['rfc-v3:fail']], ['c.csv', ['hw:skip']], ['d.csv', ['run:fail']],
+    ]);
+    const f = result.traces[1]!.cases[0]!;
+    expect(f.findings).toEqual([{
+      subject: 'dma 0x8 0x15 r 4', message: 'line 21: outcome', traceLine: 21, a: 'model', b: 'qemu-7.2',
+      rows: [{ side: 'a', text: 'translated pa 0x40000000' }, { side: 'b', text: 'fault F_TRANSLATION' }], fields: [],
+    }]);
+    expect(f.reproduce).toBe('smmu-replay oracle qemu b.csv --qemu-version 7.2 --variant rfc-v3');
+  });
+
+  it('KTAP: a real TAP parser reads 4 top-level tests, 2 failing, with the mismatch as a diagnostic', () => {
+    const ktap = formatResult(result, 'ktap');
+    const top = parseTap(ktap);
+    expect(top.asserts.map((a) => [a.name, a.ok])).toEqual([['a.csv', true], ['b.csv', false], ['c.csv', true], ['d.csv', false]]);
+    expect(ktap).toMatch(/# line 21: outcome\n/);
+    // deterministic: no timing in any machine format
+    expect(formatResult(result, 'jsonl')).not.toMatch(/ms|per second/);
   });
 });
