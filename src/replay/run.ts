@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
-import { readTrace } from '../trace/parse.js';
+import { readTraceBatches } from '../trace/parse.js';
 import { Replay, type Driver, type ReplayOptions, type ReplaySummary } from './engine.js';
 import type { StreamSink } from './streams.js';
 
@@ -41,9 +41,15 @@ export async function runTrace(path: string, o: RunOptions, sinkFor: (variant: s
     driver: v.makeDriver?.(name), explain: o.explain, ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
   }, sinkFor(v.name)));
   let n = 0;
-  for await (const row of readTrace(path, { displayName: name })) {
-    for (const r of replays) r.apply(row);
-    if (o.onProgress && ++n % 65536 === 0) o.onProgress(n);
+  let nextProgress = 65536;
+  for await (const batch of readTraceBatches(path, { displayName: name })) {
+    // Row by row, every variant: the first error in file order is the one reported.
+    for (const row of batch) for (const r of replays) r.apply(row);
+    n += batch.length;
+    if (o.onProgress && n >= nextProgress) {
+      o.onProgress(n);
+      nextProgress = n + 65536;
+    }
   }
   return replays.map((r, i) => ({ variant: o.variants[i]!.name, summary: r.finish() }));
 }

@@ -4,10 +4,13 @@
  * then rename), so an interrupted or failing update never leaves a partial
  * golden file.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import type { StreamName } from '../replay/streams.js';
+import { sameBytes } from './spool.js';
 
 /** Stem of a trace path: the file name without .csv / .csv.gz. */
 export function traceStem(path: string): string {
@@ -33,27 +36,74 @@ export function unifiedDiff(path: string, golden: string, actual: string): strin
   return createTwoFilesPatch(`a/${path}`, `b/${path}`, golden, actual, undefined, undefined, { context: 3, headerOptions: FILE_HEADERS_ONLY });
 }
 
-export interface PlannedWrite {
-  readonly path: string;
-  readonly text: string;
+/** A file to write: its text, or a (spool) file to copy. */
+export type PlannedWrite =
+  | { readonly path: string; readonly text: string }
+  | { readonly path: string; readonly from: string };
+
+function unchanged(f: PlannedWrite): boolean {
+  if ('text' in f) return readGolden(f.path) === f.text;
+  try {
+    return statSync(f.path).size === statSync(f.from).size && sameBytes(f.path, f.from);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Temporary files a killed update left next to this target (`.<name>.<pid>.tmp`). */
+function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(prefix) && n.endsWith('.tmp')) rmSync(join(dir, n), { force: true });
+}
+
+/**
+ * Test hook: milliseconds to wait after each rename, so that a test can kill
+ * the process in the middle of an update (SMMU_REPLAY_UPDATE_PAUSE_MS).
+ */
+function pauseAfterRename(): void {
+  const ms = Number(process.env.SMMU_REPLAY_UPDATE_PAUSE_MS ?? 0);
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** An error in the middle of writeAtomically, with the files it had already renamed into place. */
+export class PartialWriteError extends Error {
+  constructor(override readonly cause: unknown, readonly written: readonly string[], readonly planned: number) {
+    super((cause as Error)?.message ?? String(cause));
+    this.name = 'PartialWriteError';
+  }
 }
 
 /**
  * Write files atomically: every file is first written in full to a temporary
  * name next to its target; only when all are written are they renamed into
- * place, one rename each (atomic on POSIX file systems).  Returns the paths
- * whose content changed.  `afterEach` is a test hook called after each rename.
+ * place, one rename each (atomic on POSIX file systems).  So an error, a
+ * Ctrl-C or a kill at any moment leaves every target either old or new, never
+ * partial; `afterEach` is called after each rename (the commands print the
+ * path then, so what was printed is what was written).  A kill can leave
+ * temporary files behind; the next write of the same targets removes them.
+ * Returns the paths whose content changed; an error after some renames is a
+ * PartialWriteError naming them.
  */
 export function writeAtomically(files: readonly PlannedWrite[], afterEach?: (path: string) => void): string[] {
   const changed: string[] = [];
   const staged: { tmp: string; path: string }[] = [];
   try {
     for (const f of files) {
-      if (readGolden(f.path) === f.text) continue;
+      removeStaleTemps(f.path);
+      if (unchanged(f)) continue;
       mkdirSync(dirname(f.path), { recursive: true });
       const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.tmp`);
-      writeFileSync(tmp, f.text);
       staged.push({ tmp, path: f.path });
+      if ('text' in f) writeFileSync(tmp, f.text);
+      else copyFileSync(f.from, tmp);
     }
   } catch (e) {
     for (const s of staged) rmSync(s.tmp, { force: true });
@@ -64,10 +114,96 @@ export function writeAtomically(files: readonly PlannedWrite[], afterEach?: (pat
       renameSync(s.tmp, s.path);
       changed.push(s.path);
       afterEach?.(s.path);
+      pauseAfterRename();
     }
+  } catch (e) {
+    throw changed.length > 0 ? new PartialWriteError(e, changed, staged.length) : e;
   } finally {
     // Interrupted between renames: every file is either old or new; drop the staged copies not used.
     for (const s of staged) if (!changed.includes(s.path)) rmSync(s.tmp, { force: true });
   }
   return changed;
+}
+
+/** Files larger than this are not diffed whole: the diff shows a window around the first difference. */
+const WHOLE_DIFF_MAX = 8 << 20;
+/** Bytes of each file around the first difference when the files are too large to diff whole. */
+const WINDOW = 16 << 10;
+
+/**
+ * A unified diff between a golden file and a produced one, in bounded
+ * memory: whole when both are small, else a window of each file starting a
+ * few lines before the first differing byte (the hunk header then says which
+ * lines).  '' when the files are equal.
+ */
+export function diffFiles(rel: string, goldenFile: string, actualFile: string): string {
+  if (sameBytes(goldenFile, actualFile)) return '';
+  const ga = statSync(goldenFile).size;
+  const aa = statSync(actualFile).size;
+  if (ga <= WHOLE_DIFF_MAX && aa <= WHOLE_DIFF_MAX) return unifiedDiff(rel, readFileSync(goldenFile, 'utf8'), readFileSync(actualFile, 'utf8'));
+  const at = firstDifference(goldenFile, actualFile);
+  const g = windowAt(goldenFile, at);
+  const a = windowAt(actualFile, at);
+  const d = createTwoFilesPatch(`a/${rel}`, `b/${rel}`, g.text, a.text, undefined, undefined, { context: 3, headerOptions: FILE_HEADERS_ONLY });
+  // Renumber the hunk headers from window lines to file lines.
+  return d.replace(/^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@/gm, (_m, x: string, xs: string | undefined, y: string, ys: string | undefined) =>
+    `@@ -${Number(x) + g.firstLine - 1}${xs ?? ''} +${Number(y) + a.firstLine - 1}${ys ?? ''} @@`)
+    + `(the files are too large to diff whole: this is the first difference, at byte ${at}; the rest is not shown)\n`;
+}
+
+function firstDifference(a: string, b: string): number {
+  const fa = openSync(a, 'r');
+  const fb = openSync(b, 'r');
+  try {
+    const ba = Buffer.allocUnsafe(1 << 20);
+    const bb = Buffer.allocUnsafe(1 << 20);
+    let pos = 0;
+    for (;;) {
+      const na = readSync(fa, ba, 0, ba.length, pos);
+      const nb = readSync(fb, bb, 0, bb.length, pos);
+      const n = Math.min(na, nb);
+      for (let i = 0; i < n; i++) if (ba[i] !== bb[i]) return pos + i;
+      if (na !== nb || n === 0) return pos + n;
+      pos += n;
+    }
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+}
+
+/** LFs in the first `limit` bytes of an open file. */
+function countLf(fd: number, limit: number): number {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let n = 0;
+  for (let pos = 0; pos < limit;) {
+    const k = readSync(fd, buf, 0, Math.min(buf.length, limit - pos), pos);
+    if (k === 0) break;
+    for (let i = 0; i < k; i++) if (buf[i] === 0x0a) n++;
+    pos += k;
+  }
+  return n;
+}
+
+/** Whole lines of a file around a byte offset, and the number of the first of them. */
+function windowAt(path: string, at: number): { text: string; firstLine: number } {
+  const fd = openSync(path, 'r');
+  try {
+    const start = Math.max(0, at - WINDOW);
+    const buf = Buffer.allocUnsafe(2 * WINDOW);
+    const n = readSync(fd, buf, 0, buf.length, start);
+    let text = buf.subarray(0, n).toString('utf8');
+    let skipped = 0;
+    if (start > 0) {
+      const cut = text.indexOf('\n') + 1;
+      skipped = cut;
+      text = text.slice(cut);
+    }
+    const last = text.lastIndexOf('\n');
+    if (start + n < statSync(path).size && last >= 0) text = text.slice(0, last + 1);
+    // The line number of the window's first line: LFs before it.
+    return { text, firstLine: 1 + countLf(fd, start + skipped) };
+  } finally {
+    closeSync(fd);
+  }
 }
