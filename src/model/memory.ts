@@ -44,6 +44,8 @@ export class PhysicalMemory implements MemoryReader {
   /** Optional hooks around each successful write (the replay uses them to see stream-table stores). */
   beforeWrite: ((addr: bigint, size: AccessSize) => void) | undefined;
   onWrite: ((addr: bigint, size: AccessSize, value: bigint) => void) | undefined;
+  /** Reads so far (the SMMU's translation memo keeps only results computed without reading memory). */
+  reads = 0;
 
   constructor(readonly capPages = 1 << 20) {}
 
@@ -77,6 +79,7 @@ export class PhysicalMemory implements MemoryReader {
 
   /** Little-endian read; an access crossing a page boundary is done byte by byte. */
   read(addr: bigint, size: AccessSize): bigint | Eabt {
+    this.reads++;
     checkAccess(addr, size);
     if (this.isAbort(addr, size)) return EABT;
     const off = Number(addr & PAGE_MASK);

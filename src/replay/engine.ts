@@ -97,13 +97,14 @@ export interface ReplaySummary {
 }
 
 const DMA_SPLIT = 4096n;
+const TWO_53 = 1n << 53n;
 
 export class Replay {
   readonly smmu: Smmu;
   private line = 0;
   private readonly tracker: SteTracker;
   private readonly summary: ReplaySummary;
-  private strtab: { key: string; geo: StrtabGeometry; ranges: { start: bigint; end: bigint; firstSid: number }[]; l1End: bigint } | undefined;
+  private strtab: { key: string; gen: number; geo: StrtabGeometry; ranges: { start: bigint; end: bigint; firstSid: number }[]; l1End: bigint } | undefined;
 
   constructor(private readonly opts: ReplayOptions, private readonly sink: StreamSink) {
     const memory = new PhysicalMemory(opts.memoryCapPages ?? 1 << 20);
@@ -234,7 +235,12 @@ export class Replay {
   }
 
   private dma(row: DmaRow): void {
-    // Split at 4 KiB boundaries, as a PCIe requester must not cross them.
+    // Split at 4 KiB boundaries, as a PCIe requester must not cross them.  (Most transactions do not
+    // cross one: found without BigInt arithmetic when the address is below 2^53.)
+    if (row.addr < TWO_53 && (Number(row.addr) % 4096) + row.size <= 4096) {
+      this.dmaPiece(row, row.addr, row.size);
+      return;
+    }
     let addr = row.addr;
     const end = row.addr + BigInt(row.size);
     while (addr < end) {
@@ -248,8 +254,7 @@ export class Replay {
   private dmaPiece(row: DmaRow, addr: bigint, size: number): void {
     const t: Transaction = {
       sid: row.sid, ssid: row.ssid, addr,
-      write: row.access === 'w', instr: row.access === 'x', priv: row.priv,
-      ...(row.access === '-' ? { noPermissionCheck: true } : {}),
+      write: row.access === 'w', instr: row.access === 'x', priv: row.priv, noPermissionCheck: row.access === '-',
     };
     const r = this.smmu.translate(t);
     const pa = r.outcome === 'translated' || r.outcome === 'bypass' ? r.pa : undefined;
@@ -327,9 +332,15 @@ export class Replay {
   // Stream-table stores, for the STE stream.
 
   private geometry(): { geo: StrtabGeometry; ranges: { start: bigint; end: bigint; firstSid: number }[]; l1End: bigint } {
+    // The geometry follows STRTAB_BASE/STRTAB_BASE_CFG: unchanged while no register has been written.
+    const gen = this.smmu.registerGeneration;
+    if (this.strtab && this.strtab.gen === gen) return this.strtab;
     const geo = this.smmu.streamTable();
     const key = `${geo.base}|${geo.twoLevel}|${geo.split}|${geo.log2size}|${geo.sidLimit}`;
-    if (this.strtab && this.strtab.key === key) return this.strtab;
+    if (this.strtab && this.strtab.key === key) {
+      this.strtab.gen = gen;
+      return this.strtab;
+    }
     let ranges: { start: bigint; end: bigint; firstSid: number }[] = [];
     let l1End = geo.base;
     if (!geo.twoLevel) {
@@ -346,7 +357,7 @@ export class Replay {
         ranges.push({ start: loc.addr, end: loc.addr + (64n << BigInt(span - 1)), firstSid: i * 2 ** geo.split });
       }
     }
-    this.strtab = { key, geo, ranges, l1End };
+    this.strtab = { key, gen, geo, ranges, l1End };
     return this.strtab;
   }
 

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
-import { readTraceBatches } from '../trace/parse.js';
+import { readTraceBatchesAuto, type ParseThread } from '../trace/parallel.js';
 import { Replay, type Driver, type ReplayOptions, type ReplaySummary } from './engine.js';
 import type { StreamSink } from './streams.js';
 
@@ -26,6 +26,8 @@ export interface RunOptions {
   readonly onProgress?: (rows: number) => void;
   /** Explains failed `expect` checks (see ReplayOptions.explain). */
   readonly explain?: ReplayOptions['explain'];
+  /** Parse on a worker thread while this one replays: 'auto' (the default) for large files; same rows either way. */
+  readonly parseThread?: ParseThread;
 }
 
 export interface RunResult {
@@ -42,7 +44,7 @@ export async function runTrace(path: string, o: RunOptions, sinkFor: (variant: s
   }, sinkFor(v.name)));
   let n = 0;
   let nextProgress = 65536;
-  for await (const batch of readTraceBatches(path, { displayName: name })) {
+  for await (const batch of readTraceBatchesAuto(path, { displayName: name }, o.parseThread ?? 'auto')) {
     // Row by row, every variant: the first error in file order is the one reported.
     for (const row of batch) for (const r of replays) r.apply(row);
     n += batch.length;
