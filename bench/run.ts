@@ -6,6 +6,7 @@
  *   npm run bench -- --runs 5      # more runs per figure
  *   npm run bench -- --quick       # sizes divided by 10 (a smoke test of the bench itself)
  *   npm run bench -- --json        # the figures as JSON after the table
+ *   npm run bench -- --only 1,4    # some of the measurements
  *
  * Timings are wall-clock medians; the machine (CPU, cores, load average
  * before and after) is printed with them, since on a shared machine they
@@ -21,7 +22,7 @@ import type { CachingPolicy } from '../src/model/caches.js';
 import { DEFAULT_PROFILE } from '../src/model/profiles.js';
 import { registeredVariants, runSpec, variantByName } from '../src/policy/registry.js';
 import { runTrace, type VariantRunSpec } from '../src/replay/run.js';
-import { SharedDmaLine, SpoolStreams } from '../src/report/spool.js';
+import { SharedDma, SpoolStreams } from '../src/report/spool.js';
 import { readTraceBatchesParallel, type ParseThread } from '../src/trace/parallel.js';
 import { readTraceBatches } from '../src/trace/parse.js';
 import { dmaTrace, driverOpsTrace, tlbMissNestedTrace, tlbMissS1Trace } from './traces.js';
@@ -37,6 +38,9 @@ const runsArg = argv.indexOf('--runs');
 const RUNS = runsArg >= 0 ? Math.max(1, Number(argv[runsArg + 1])) : 3;
 const QUICK = argv.includes('--quick');
 const JSON_OUT = argv.includes('--json');
+const onlyArg = argv.indexOf('--only');
+const ONLY = onlyArg >= 0 ? new Set(String(argv[onlyArg + 1]).split(',')) : undefined;
+const wanted = (n: string): boolean => !ONLY || ONLY.has(n);
 const scale = (n: number): number => (QUICK ? Math.round(n / 10) : n);
 
 const SIZES = {
@@ -71,7 +75,7 @@ let spoolN = 0;
 async function replay(path: string, variants: readonly VariantRunSpec[], o: { caching?: CachingPolicy; parseThread?: ParseThread } = {}): Promise<string[]> {
   const dir = join(tmp, `spool-${spoolN++}`);
   mkdirSync(dir);
-  const shared = new SharedDmaLine();
+  const shared = new SharedDma();
   const sinks: SpoolStreams[] = [];
   try {
     await runTrace(path, {
@@ -160,7 +164,7 @@ async function translations(name: string, make: (path: string, dmas: number) => 
     // Count TLB hits from the DMA stream before the spool goes.
     const dir = join(tmp, `spool-${spoolN++}`);
     mkdirSync(dir);
-    const shared = new SharedDmaLine();
+    const shared = new SharedDma();
     const sinks: SpoolStreams[] = [];
     await runTrace(full, { profile: DEFAULT_PROFILE, caching, variants: ONE }, () => {
       const s = new SpoolStreams(dir, String(sinks.length), shared);
@@ -247,11 +251,11 @@ const load0 = loadavg();
 const started = performance.now();
 process.stderr.write(`smmu-replay bench: ${machine()}; median of ${RUNS} runs${QUICK ? '; --quick (sizes / 10)' : ''}\n`);
 try {
-  await measureDma();
-  await measureTlbMiss();
-  await measureOps();
-  await measureMemory();
-  await measureQemu(figures.find((f) => f.id === '1c')?.raw);
+  if (wanted('1')) await measureDma();
+  if (wanted('2')) await measureTlbMiss();
+  if (wanted('3')) await measureOps();
+  if (wanted('4')) await measureMemory();
+  if (wanted('5')) await measureQemu(figures.find((f) => f.id === '1c')?.raw);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

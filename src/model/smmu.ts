@@ -635,7 +635,8 @@ export class Smmu {
   // access kind and page, until a register write, a cache fill or an
   // invalidation changes a generation counter; a hit then costs a few
   // comparisons instead of the configuration and TLB lookups.  Faults are not
-  // kept (their records name the exact address).
+  // kept (their records name the exact address), nor pages at or above 2^53
+  // (the page number is computed as a double, exact only below that).
 
   /** Changes with every register write (translation reads SMMUEN, GBPA and CR2). */
   private regGeneration = 0;
@@ -646,14 +647,18 @@ export class Smmu {
   }
   private readonly memo: (MemoEntry | undefined)[] = new Array<MemoEntry | undefined>(MEMO_SIZE);
 
-  private memoSlot(t: Transaction, access: number): number {
-    return ((Math.floor(Number(t.addr) / 4096) * 16 + access) ^ (t.sid * 257) ^ ((t.ssid ?? 0) * 65537)) & (MEMO_SIZE - 1);
+  /** The memo slot of a transaction in a page (the memo keeps pages of addresses below 2^53 only). */
+  private static memoSlot(page: number, t: Transaction, access: number): number {
+    return ((page * 16 + access) ^ (t.sid * 257) ^ ((t.ssid ?? 0) * 65537)) & (MEMO_SIZE - 1);
   }
 
   private memoLookup(t: Transaction): TxnResult | undefined {
+    const n = Number(t.addr);
+    if (!(n < 9007199254740992)) return undefined;
+    const page = Math.floor(n / 4096);
     const access = accessBits(t);
-    const m = this.memo[this.memoSlot(t, access)];
-    if (!m || m.sid !== t.sid || m.ssid !== t.ssid || t.addr < m.lo || t.addr >= m.hi || m.access !== access) return undefined;
+    const m = this.memo[Smmu.memoSlot(page, t, access)];
+    if (!m || m.page !== page || m.sid !== t.sid || m.ssid !== t.ssid || m.access !== access) return undefined;
     if (m.gens !== this.regGeneration + this.config.generation + this.tlb.generation) return undefined;
     return m.outcome === 'translated'
       ? { outcome: 'translated', pa: t.addr + m.delta, detail: m.detail }
@@ -661,14 +666,17 @@ export class Smmu {
   }
 
   private memoStore(t: Transaction, r: TxnResult & { pa: bigint }): void {
-    const lo = t.addr & ~0xfffn;
+    const n = Number(t.addr);
+    if (!(n < 9007199254740992)) return;
+    const page = Math.floor(n / 4096);
     const access = accessBits(t);
-    this.memo[this.memoSlot(t, access)] = {
-      sid: t.sid, ssid: t.ssid, lo, hi: lo + 0x1000n, access,
+    this.memo[Smmu.memoSlot(page, t, access)] = {
+      sid: t.sid, ssid: t.ssid, page, access,
       gens: this.regGeneration + this.config.generation + this.tlb.generation,
       outcome: r.outcome as 'translated' | 'bypass', delta: r.pa - t.addr, detail: r.detail,
     };
   }
+
 
   private translateInner(t: Transaction): TxnResult {
     const r = this.r;
@@ -1013,9 +1021,8 @@ const MEMO_SIZE = 1024;
 interface MemoEntry {
   readonly sid: number;
   readonly ssid: number | undefined;
-  /** The 4 KiB page [lo, hi) of input addresses. */
-  readonly lo: bigint;
-  readonly hi: bigint;
+  /** The 4 KiB page of input addresses (address / 4096; addresses below 2^53 only, where that is exact). */
+  readonly page: number;
   readonly access: number;
   /** Sum of the register, configuration-cache and TLB generations when kept. */
   readonly gens: number;

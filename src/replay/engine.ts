@@ -97,7 +97,6 @@ export interface ReplaySummary {
 }
 
 const DMA_SPLIT = 4096n;
-const TWO_53 = 1n << 53n;
 
 export class Replay {
   readonly smmu: Smmu;
@@ -236,8 +235,9 @@ export class Replay {
 
   private dma(row: DmaRow): void {
     // Split at 4 KiB boundaries, as a PCIe requester must not cross them.  (Most transactions do not
-    // cross one: found without BigInt arithmetic when the address is below 2^53.)
-    if (row.addr < TWO_53 && (Number(row.addr) % 4096) + row.size <= 4096) {
+    // cross one: found without BigInt arithmetic when the address is below 2^53, where Number() is exact.)
+    const n = Number(row.addr);
+    if (n < 9007199254740992 && (n % 4096) + row.size <= 4096) {
       this.dmaPiece(row, row.addr, row.size);
       return;
     }

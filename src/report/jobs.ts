@@ -16,7 +16,7 @@ import type { ReplaySummary } from '../replay/engine.js';
 import { runTrace, traceHasOps } from '../replay/run.js';
 import type { StreamName, StreamSink } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
-import { SharedDmaLine, SpoolDir, SpoolFiles, type SpoolStreams, type StreamTexts } from './spool.js';
+import { SharedDma, SpoolDir, SpoolFiles, type SpoolStreams, type StreamTexts } from './spool.js';
 
 /** What a replay of one trace needs besides the trace. */
 export interface TraceJobOptions {
@@ -181,6 +181,6 @@ export async function runJobs(traces: readonly TraceJob[], jobs: number, setup: 
 
 /** In one thread: spool each trace's streams under `spool`. */
 export async function replaySpooledFile(job: TraceJob, o: TraceJobOptions, spool: SpoolDir, tag = ''): Promise<TraceResult<SpoolFiles>[]> {
-  const shared = new SharedDmaLine();
+  const shared = new SharedDma();
   return replayTraceFile<SpoolStreams, SpoolFiles>(job.abs, job.display, o, () => spool.streams(tag, shared), (k) => k.close(), (k) => k.discard());
 }

@@ -4,7 +4,7 @@
  * through a small buffer into a file of a spool directory, and the commands
  * then copy, compare or print those files.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DmaStreamRow, FaultRow, SteRow, StreamName, StreamSink } from '../replay/streams.js';
@@ -22,7 +22,6 @@ const BUFFER = 1 << 16;
 const LINE_ROOM = 512;
 
 const HEX = new Uint8Array(Buffer.from('0123456789abcdef'));
-const TWO_53 = 1n << 53n;
 
 /** Copy bytes; returns the new end.  (TypedArray.set: Buffer.copy and subarray cost more than they move for a line.) */
 function put(b: Uint8Array, at: number, src: Uint8Array): number {
@@ -40,78 +39,58 @@ function utf8(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s));
 }
 
-/** A non-negative integer in decimal. */
-function putDec(b: Uint8Array, at: number, n: number): number {
-  const s = String(n);
-  let p = at;
-  for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
-  return p;
-}
-
-/** 0x and a non-negative integer below 2^53 in hex, without leading zeros. */
-function putHex(b: Uint8Array, at: number, n: number): number {
-  b[at] = 0x30;
-  b[at + 1] = 0x78;
-  let digits = 1;
-  while (digits < 14 && n >= 16 ** digits) digits++;
-  let v = n;
-  for (let i = at + 1 + digits; i >= at + 2; i--) {
-    b[i] = HEX[v % 16]!;
-    v = Math.floor(v / 16);
-  }
-  return at + 2 + digits;
-}
-
 /** 0x and 16 hex digits. */
 function putHex64(b: Uint8Array, at: number, v: bigint): number {
   b[at] = 0x30;
   b[at + 1] = 0x78;
   let hi: number;
   let lo: number;
-  if (v < TWO_53) {
-    const n = Number(v);
+  const n = Number(v);
+  if (n < 9007199254740992) {
+    // Below 2^53 the conversion is exact (and a value at or above 2^53 never converts to less).
     hi = Math.floor(n / 0x1_0000_0000);
     lo = n >>> 0;
   } else {
     hi = Number(v >> 32n);
     lo = Number(v & 0xffff_ffffn);
   }
-  for (let i = at + 9; i >= at + 2; i--) { b[i] = HEX[hi & 15]!; hi >>>= 4; }
-  for (let i = at + 17; i >= at + 10; i--) { b[i] = HEX[lo & 15]!; lo >>>= 4; }
+  for (let i = at + 8; i >= at + 2; i -= 2) { const x = hi & 0xff; b[i] = HEX[x >>> 4]!; b[i + 1] = HEX[x & 15]!; hi >>>= 8; }
+  for (let i = at + 16; i >= at + 10; i -= 2) { const x = lo & 0xff; b[i] = HEX[x >>> 4]!; b[i + 1] = HEX[x & 15]!; lo >>>= 8; }
   return at + 18;
 }
 
+/** Rows of the first variant's DMA stream kept for the other variants to compare theirs with. */
+const RING = 1024;
+
 /**
- * The last DMA row written for a trace and where its bytes are, shared by
- * the sinks of the trace's variants.  The bytes stay in the buffer of the
- * file that wrote them, valid until that file writes again (its `writes`
- * count tells); every variant takes a row before any takes the next one, so
- * the other variants copy them first.
+ * The DMA stream of a trace's first variant (the leader), shared with the
+ * sinks of its other variants.  Under several variants most DMA rows are the
+ * same: a variant whose DMA stream is, so far, row for row the leader's
+ * writes nothing; only when a row differs does it copy the leader's rows
+ * before it into its own file and go on alone, and a stream that stayed the
+ * same to the end is the leader's file.  The streams' bytes are those each
+ * variant would have written.
  */
-export class SharedDmaLine {
-  private row: DmaStreamRow | undefined;
-  private owner: LineFile | undefined;
-  private stamp = 0;
-  src: Uint8Array = new Uint8Array(0);
-  start = 0;
-  end = 0;
+export class SharedDma {
+  leader: LineFile | undefined;
+  private readonly ring: (DmaStreamRow | undefined)[] = new Array<DmaStreamRow | undefined>(RING);
+  /** DMA rows the leader has written. */
+  count = 0;
 
-  /** Whether `r` has the same cells as the row kept and its bytes are still there. */
-  matches(r: DmaStreamRow): boolean {
-    const k = this.row;
-    return k !== undefined && k.line === r.line && k.addr === r.addr && k.pa === r.pa && k.outcome === r.outcome && k.detail === r.detail
-      && k.sid === r.sid && k.ssid === r.ssid && k.access === r.access && this.owner!.writes === this.stamp;
+  push(r: DmaStreamRow): void {
+    this.ring[this.count & (RING - 1)] = r;
+    this.count++;
   }
 
-  /** Keep `r`, whose line `owner` has just written at `src[start, end)`. */
-  keep(r: DmaStreamRow, owner: LineFile, src: Uint8Array, start: number, end: number): void {
-    this.row = r;
-    this.owner = owner;
-    this.stamp = owner.writes;
-    this.src = src;
-    this.start = start;
-    this.end = end;
+  /** The leader's row `i` (0-based), while it is still kept. */
+  rowAt(i: number): DmaStreamRow | undefined {
+    return i < this.count && i >= this.count - RING ? this.ring[i & (RING - 1)] : undefined;
   }
+}
+
+function sameDmaRow(k: DmaStreamRow, r: DmaStreamRow): boolean {
+  return k.line === r.line && k.addr === r.addr && k.pa === r.pa && k.outcome === r.outcome && k.detail === r.detail
+    && k.sid === r.sid && k.ssid === r.ssid && k.access === r.access;
 }
 
 /**
@@ -129,14 +108,20 @@ export class LineFile {
   private readonly bufText = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private pos = 0;
   bytes = 0;
-  /** Rows written so far (or flushes): bytes kept by a SharedDmaLine are valid while it is unchanged. */
-  writes = 0;
-  // Cells repeated from the previous DMA row, as bytes.
+  // Parts of the previous DMA row, as bytes: its line number's digits, and the segments
+  // `,<sid>,<ssid>,`, `,<access>,<outcome>,` and `,<detail>\n` (the cells between them are the two addresses).
+  private lineNo = -1;
+  private readonly lineDigits = new Uint8Array(20);
+  private lineLen = 0;
   private sid = -1;
-  private sidBytes: Uint8Array = new Uint8Array(0);
+  private ssid: number | undefined = -1;
+  private sidSeg: Uint8Array = new Uint8Array(0);
+  private access = '';
+  private outcome = '';
+  private midSeg: Uint8Array = new Uint8Array(0);
+  private readonly midSegs = new Map<string, Uint8Array>();
   private detail: string | undefined;
-  private detailBytes: Uint8Array = new Uint8Array(0);
-  private readonly words = new Map<string, Uint8Array>();
+  private tailSeg: Uint8Array = new Uint8Array(0);
 
   constructor(readonly path: string, header: string) {
     this.fd = openSync(path, 'w');
@@ -145,7 +130,6 @@ export class LineFile {
 
   /** A line given as text (the LF is added). */
   line(s: string): void {
-    this.writes++;
     if (this.pos + 3 * s.length + 1 > this.buf.length) this.flush();
     if (3 * s.length + 1 > this.buf.length) {
       this.bytes += writeSync(this.fd, s + '\n');
@@ -155,66 +139,91 @@ export class LineFile {
     this.buf[this.pos++] = 0x0a;
   }
 
-  /**
-   * A row of the DMA stream: the bytes of dmaLine(r) and an LF.  With
-   * `shared` (one per trace, shared by the sinks of its variants), a row
-   * equal to the one another variant just wrote is copied as bytes instead
-   * of formatted again: under several variants most DMA rows are the same.
-   */
-  dma(r: DmaStreamRow, shared?: SharedDmaLine): void {
+  /** A row of the DMA stream: the bytes of dmaLine(r) and an LF. */
+  dma(r: DmaStreamRow): void {
     if (r.detail !== this.detail) {
       this.detail = r.detail;
-      this.detailBytes = utf8(cell(r.detail));
+      this.tailSeg = utf8(`,${cell(r.detail)}\n`);
     }
-    if (this.pos + LINE_ROOM + this.detailBytes.length > this.buf.length) this.flush();
-    if (LINE_ROOM + this.detailBytes.length > this.buf.length) {
+    if (this.pos + LINE_ROOM + this.tailSeg.length > this.buf.length) this.flush();
+    if (LINE_ROOM + this.tailSeg.length > this.buf.length) {
       this.line(dmaLine(r));
       return;
     }
     const b = this.buf;
     const start = this.pos;
-    if (shared && shared.matches(r)) {
-      b.set(shared.src.subarray(shared.start, shared.end), start);
-      this.pos = start + shared.end - shared.start;
-      this.writes++;
-      return;
-    }
-    if (r.sid !== this.sid) {
+    if (r.sid !== this.sid || r.ssid !== this.ssid) {
       this.sid = r.sid;
-      this.sidBytes = utf8(id(r.sid));
+      this.ssid = r.ssid;
+      this.sidSeg = utf8(`,${id(r.sid)},${id(r.ssid)},`);
     }
-    let p = putDec(b, start, r.line);
-    b[p++] = 0x2c;
-    p = put(b, p, this.sidBytes);
-    b[p++] = 0x2c;
-    if (r.ssid !== undefined) p = putHex(b, p, r.ssid);
-    b[p++] = 0x2c;
+    if (r.access !== this.access || r.outcome !== this.outcome) {
+      this.access = r.access;
+      this.outcome = r.outcome;
+      const key = `${r.access},${r.outcome}`;
+      let seg = this.midSegs.get(key);
+      if (!seg) {
+        seg = utf8(`,${cell(r.access)},${cell(r.outcome)},`);
+        this.midSegs.set(key, seg);
+      }
+      this.midSeg = seg;
+    }
+    let p = this.putLine(b, start, r.line);
+    p = put(b, p, this.sidSeg);
     p = putHex64(b, p, r.addr);
-    b[p++] = 0x2c;
-    p = put(b, p, this.word(r.access));
-    b[p++] = 0x2c;
-    p = put(b, p, this.word(r.outcome));
-    b[p++] = 0x2c;
+    p = put(b, p, this.midSeg);
     if (r.pa !== undefined) p = putHex64(b, p, r.pa);
-    b[p++] = 0x2c;
-    p = put(b, p, this.detailBytes);
-    b[p++] = 0x0a;
-    this.pos = p;
-    this.writes++;
-    shared?.keep(r, this, b, start, p);
+    this.pos = put(b, p, this.tailSeg);
   }
 
-  private word(w: string): Uint8Array {
-    let bytes = this.words.get(w);
-    if (!bytes) {
-      bytes = utf8(cell(w));
-      this.words.set(w, bytes);
+  /** The decimal digits of a line number; a line number one above the previous is its digits plus one. */
+  private putLine(b: Uint8Array, at: number, n: number): number {
+    const d = this.lineDigits;
+    if (n !== this.lineNo) {
+      if (n === this.lineNo + 1) {
+        let i = this.lineLen - 1;
+        while (i >= 0 && d[i] === 0x39) d[i--] = 0x30;
+        if (i >= 0) d[i]!++;
+        else {
+          d.copyWithin(1, 0, this.lineLen);
+          d[0] = 0x31;
+          this.lineLen++;
+        }
+      } else {
+        const s = String(n);
+        for (let i = 0; i < s.length; i++) d[i] = s.charCodeAt(i);
+        this.lineLen = s.length;
+      }
+      this.lineNo = n;
     }
-    return bytes;
+    let p = at;
+    for (let i = 0; i < this.lineLen; i++) b[p++] = d[i]!;
+    return p;
+  }
+
+  /**
+   * Start the file over as the first `lines` lines of another file (a
+   * variant's DMA stream leaving the leader's: the rows they had in common).
+   */
+  startAsPrefixOf(other: string, lines: number): void {
+    this.pos = 0;
+    ftruncateSync(this.fd, 0);
+    this.bytes = 0;
+    let left = lines;
+    forEachBlock(other, (block) => {
+      if (left === 0) return;
+      let end = 0;
+      while (left > 0) {
+        const lf = block.indexOf(0x0a, end);
+        if (lf < 0) { end = block.length; break; }
+        end = lf + 1;
+        left--;
+      }
+      this.bytes += writeSync(this.fd, block, 0, end);
+    });
   }
 
   flush(): void {
-    this.writes++;
     if (this.pos === 0) return;
     let off = 0;
     while (off < this.pos) off += writeSync(this.fd, this.buf, off, this.pos - off);
@@ -233,24 +242,62 @@ export class LineFile {
 /** A StreamSink writing the three canonical streams to `<dir>/<name>.<stream>.csv`. */
 export class SpoolStreams implements StreamSink, StreamTexts {
   private readonly files: Record<StreamName, LineFile>;
+  /** This sink's DMA rows are the leader's so far, and not written (see SharedDma). */
+  private following = false;
+  private followed = 0;
 
-  /** `shared`: the sinks of one trace's variants may share one, to copy the DMA rows they have in common. */
-  constructor(dir: string, name: string, private readonly shared?: SharedDmaLine) {
+  /** `shared`: the sinks of one trace's variants share one, and write once the DMA rows they have in common. */
+  constructor(dir: string, name: string, private readonly shared?: SharedDma) {
     this.files = {
       ste: new LineFile(join(dir, `${name}.ste.csv`), HEADERS.ste),
       faults: new LineFile(join(dir, `${name}.faults.csv`), HEADERS.faults),
       dma: new LineFile(join(dir, `${name}.dma.csv`), HEADERS.dma),
     };
+    if (shared) {
+      if (shared.leader) this.following = true;
+      else shared.leader = this.files.dma;
+    }
   }
 
   ste(r: SteRow): void { this.files.ste.line(steLine(r)); }
   fault(r: FaultRow): void { this.files.faults.line(faultLine(r)); }
-  dma(r: DmaStreamRow): void { this.files.dma.dma(r, this.shared); }
+
+  dma(r: DmaStreamRow): void {
+    const shared = this.shared;
+    if (this.following) {
+      const k = shared!.rowAt(this.followed);
+      if (k !== undefined && sameDmaRow(k, r)) {
+        this.followed++;
+        return;
+      }
+      this.leave();
+    }
+    this.files.dma.dma(r);
+    if (shared && shared.leader === this.files.dma) shared.push(r);
+  }
+
+  /** Stop following the leader: this stream's file gets the rows they had in common (and the header). */
+  private leave(): void {
+    this.following = false;
+    const leader = this.shared!.leader!;
+    leader.flush();
+    this.files.dma.startAsPrefixOf(leader.path, this.followed + 1);
+  }
 
   /** Write out what is buffered and close the files; the streams are then read through the SpoolFiles. */
   close(): SpoolFiles {
+    let dma = this.files.dma.path;
+    if (this.following) {
+      if (this.followed === this.shared!.count) {
+        // The same DMA stream as the leader's to the end: its file is this stream's.
+        this.shared!.leader!.flush();
+        dma = this.shared!.leader!.path;
+      } else {
+        this.leave();
+      }
+    }
     for (const f of Object.values(this.files)) f.close();
-    return new SpoolFiles({ ste: this.files.ste.path, faults: this.files.faults.path, dma: this.files.dma.path });
+    return new SpoolFiles({ ste: this.files.ste.path, faults: this.files.faults.path, dma });
   }
 
   /** Close and delete the files (a replay that failed). */
@@ -261,11 +308,8 @@ export class SpoolStreams implements StreamSink, StreamTexts {
     }
   }
 
-  path(stream: StreamName): string {
-    return this.files[stream].path;
-  }
-
   get(stream: StreamName): string {
+    if (stream === 'dma' && this.following) this.leave();
     this.files[stream].flush();
     return readFileSync(this.files[stream].path, 'utf8');
   }
@@ -295,7 +339,7 @@ export class SpoolDir {
   }
 
   /** A fresh SpoolStreams for one replay (trace x variant); `tag` keeps names apart between threads. */
-  streams(tag = '', shared?: SharedDmaLine): SpoolStreams {
+  streams(tag = '', shared?: SharedDma): SpoolStreams {
     return new SpoolStreams(this.path, `${tag}${this.n++}`, shared);
   }
 

@@ -23,6 +23,13 @@ import { TraceError } from './format.js';
 /** Called for each record: its line (the last line, for a record spanning lines) and trimmed cells. */
 export type RecordHandler = (line: number, cells: string[]) => void;
 
+/**
+ * Offered each plain line (no quote, no refused character, not blank, not a
+ * comment, without its line end) before it is split; returns true when it
+ * took the line whole, false to have it split into cells for the RecordHandler.
+ */
+export type PlainLineHandler = (line: number, text: string) => boolean;
+
 /** csv-parse options for a quoted record; the same as the whole-file parser used before. */
 const CSV_OPTIONS = {
   comment: '#', comment_no_infix: true, relax_column_count: true, skip_empty_lines: true, trim: true, bom: true, info: true,
@@ -74,7 +81,7 @@ export class RecordSplitter {
   /** Set when the input ended without an LF after its last line (a cut-off file shows this way). */
   unterminated = false;
 
-  constructor(private readonly file: string, private readonly onRecord: RecordHandler) {}
+  constructor(private readonly file: string, private readonly onRecord: RecordHandler, private readonly onPlainLine?: PlainLineHandler) {}
 
   /** Line number of the line being read (for an error met between lines, such as a truncated gzip stream). */
   get currentLine(): number {
@@ -131,7 +138,9 @@ export class RecordSplitter {
     const c0 = raw.charCodeAt(0);
     if (c0 === 0x23) return; // '#'
     if (isBlank(c0)) return this.line(raw, false, true);
-    const cells = (raw.charCodeAt(n - 1) === 0x0d ? raw.slice(0, -1) : raw).split(',');
+    const text = raw.charCodeAt(n - 1) === 0x0d ? raw.slice(0, -1) : raw;
+    if (this.onPlainLine?.(this.lines, text)) return;
+    const cells = text.split(',');
     for (let k = 0; k < cells.length; k++) cells[k] = cells[k]!.trim();
     this.onRecord(this.lines, cells);
   }

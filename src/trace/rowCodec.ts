@@ -6,9 +6,12 @@
  * cloning the Row objects instead would cost more than parsing them.
  *
  * The kinds that make up a large trace (dma, mem_write, mmio_write,
- * mmio_read) are packed field by field: numbers into a Float64Array (exact
- * for every value they hold, all below 2^53), 64-bit values into a
- * BigUint64Array.  The other kinds (cmd, op, meta, mem_abort) are few and go
+ * mmio_read) are packed field by field: numbers into a Uint32Array (every
+ * one fits: a DMA size of 2^32 is kept as size - 1, an absent SubstreamID or
+ * register as 0 and the others plus one), 64-bit values into a
+ * BigUint64Array.  Unpacked numbers are then small integers exactly as the
+ * parser makes them (a Float64Array would give doubles, and rows whose
+ * fields change representation slow every function that reads them).  The other kinds (cmd, op, meta, mem_abort) are few and go
  * as plain objects, with the command definition by name.
  */
 import { COMMANDS, commandByName, type CommandDef } from '../model/commands.js';
@@ -34,7 +37,7 @@ type LooseRow = Exclude<Row, { kind: 'cmd' }> | (Omit<Extract<Row, { kind: 'cmd'
 /** A batch of rows in transferable form. */
 export interface PackedRows {
   readonly count: number;
-  readonly nums: Float64Array;
+  readonly nums: Uint32Array;
   readonly bigs: BigUint64Array;
   /** Rows not packed, with their index in the batch. */
   readonly loose: readonly { readonly at: number; readonly row: LooseRow }[];
@@ -47,7 +50,7 @@ export function transferList(p: PackedRows): ArrayBuffer[] {
 
 export function packRows(rows: readonly Row[]): PackedRows {
   const n = rows.length;
-  const nums = new Float64Array(n * NUMS);
+  const nums = new Uint32Array(n * NUMS);
   const bigs = new BigUint64Array(n * BIGS);
   const loose: { at: number; row: LooseRow }[] = [];
   for (let i = 0; i < n; i++) {
@@ -60,8 +63,8 @@ export function packRows(rows: readonly Row[]): PackedRows {
         nums[o] = K_DMA;
         nums[o + 2] = r.sid;
         nums[o + 3] = ACCESSES.indexOf(r.access);
-        nums[o + 4] = r.ssid ?? -1;
-        nums[o + 5] = r.size;
+        nums[o + 4] = r.ssid === undefined ? 0 : r.ssid + 1;
+        nums[o + 5] = r.size - 1;
         nums[o + 6] = r.priv ? 1 : 0;
         let flags = r.data !== undefined ? 1 : 0;
         bigs[g] = r.addr;
@@ -88,14 +91,14 @@ export function packRows(rows: readonly Row[]): PackedRows {
         nums[o] = K_MMIO_WRITE;
         nums[o + 2] = r.offset;
         nums[o + 3] = r.size;
-        nums[o + 4] = r.reg ? REG_INDEX.get(r.reg)! : -1;
+        nums[o + 4] = r.reg ? REG_INDEX.get(r.reg)! + 1 : 0;
         bigs[g] = r.value;
         break;
       case 'mmio_read':
         nums[o] = K_MMIO_READ;
         nums[o + 2] = r.offset;
         nums[o + 3] = r.size;
-        nums[o + 4] = r.reg ? REG_INDEX.get(r.reg)! : -1;
+        nums[o + 4] = r.reg ? REG_INDEX.get(r.reg)! + 1 : 0;
         nums[o + 5] = r.expect !== undefined ? 1 : 0;
         if (r.expect !== undefined) bigs[g] = r.expect;
         break;
@@ -125,7 +128,7 @@ export function unpackRows(p: PackedRows): Row[] {
         const ssid = nums[o + 4]!;
         out[i] = {
           kind: 'dma', line, sid: nums[o + 2]!, addr: bigs[g]!, access: ACCESSES[nums[o + 3]!]!,
-          ssid: ssid < 0 ? undefined : ssid, size: nums[o + 5]!, priv: nums[o + 6] === 1,
+          ssid: ssid === 0 ? undefined : ssid - 1, size: nums[o + 5]! + 1, priv: nums[o + 6] === 1,
           data: (flags & 1) !== 0 ? bigs[g + 1]! : undefined, expect: unpackExpect(flags, bigs[g + 2]!),
         };
         break;
@@ -135,13 +138,13 @@ export function unpackRows(p: PackedRows): Row[] {
         break;
       case K_MMIO_WRITE: {
         const reg = nums[o + 4]!;
-        out[i] = { kind: 'mmio_write', line, reg: reg < 0 ? undefined : REGISTERS[reg], offset: nums[o + 2]!, value: bigs[g]!, size: nums[o + 3]! as 4 | 8 };
+        out[i] = { kind: 'mmio_write', line, reg: reg === 0 ? undefined : REGISTERS[reg - 1], offset: nums[o + 2]!, value: bigs[g]!, size: nums[o + 3]! as 4 | 8 };
         break;
       }
       case K_MMIO_READ: {
         const reg = nums[o + 4]!;
         out[i] = {
-          kind: 'mmio_read', line, reg: reg < 0 ? undefined : REGISTERS[reg], offset: nums[o + 2]!, size: nums[o + 3]! as 4 | 8,
+          kind: 'mmio_read', line, reg: reg === 0 ? undefined : REGISTERS[reg - 1], offset: nums[o + 2]!, size: nums[o + 3]! as 4 | 8,
           expect: nums[o + 5] === 1 ? bigs[g]! : undefined,
         };
         break;
