@@ -22,7 +22,7 @@ function commonReplayOptions<T>(y: Argv<T>) {
     .option('variant-file', { type: 'string', array: true, describe: 'load a variant of your own (JSON choices, or an ES module exporting one); see docs/variants.md' })
     .option('profile', { type: 'string', default: 'default', choices: [...PROFILES.keys()], describe: 'implementation profile (ID registers and optional behaviours)' })
     .option('caching', { type: 'string', default: 'max', choices: ['max', 'none'], describe: 'max: keep every entry the architecture allows; none: no caching' })
-    .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 4096)' });
+    .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 1024); a trace touching more is an error, not an out-of-memory crash' });
 }
 
 function jobsOption<T>(y: Argv<T>) {

@@ -32,8 +32,10 @@ export interface CachedCd {
 export class ConfigCache {
   private readonly l1std = new Map<number, bigint>(); // L1 index -> descriptor
   private readonly ste = new Map<number, CachedSte>();
-  private readonly l1cd = new Map<string, bigint>(); // `${sid}:${l1index}:${leafBits}`
-  private readonly cd = new Map<string, CachedCd>(); // `${sid}:${ssid}`
+  /** L1CDs by StreamID, then by `${l1index}:${leafBits}` (by StreamID first: CFGI_STE drops a StreamID's without a scan). */
+  private readonly l1cd = new Map<number, Map<string, bigint>>();
+  /** CDs by StreamID, then by SubstreamID. */
+  private readonly cd = new Map<number, Map<number, CachedCd>>();
 
   /** Changes with every fill and invalidation (the SMMU's translation memo depends on the cache contents). */
   generation = 0;
@@ -45,13 +47,29 @@ export class ConfigCache {
   getSte(sid: number): CachedSte | undefined { return this.ste.get(sid); }
   putSte(sid: number, e: CachedSte): void { if (this.policy === 'max') { this.generation++; this.ste.set(sid, e); } }
   /** L1CDs are keyed by StreamID, L1 index and the leaf-table size (log2 CDs per leaf: 6 or 10). */
-  getL1cd(sid: number, index: number, leafBits: number): bigint | undefined { return this.l1cd.get(`${sid}:${index}:${leafBits}`); }
-  putL1cd(sid: number, index: number, leafBits: number, v: bigint): void { if (this.policy === 'max') { this.generation++; this.l1cd.set(`${sid}:${index}:${leafBits}`, v); } }
-  getCd(sid: number, ssid: number): CachedCd | undefined { return this.cd.get(`${sid}:${ssid}`); }
-  putCd(sid: number, ssid: number, e: CachedCd): void { if (this.policy === 'max') { this.generation++; this.cd.set(`${sid}:${ssid}`, e); } }
+  getL1cd(sid: number, index: number, leafBits: number): bigint | undefined { return this.l1cd.get(sid)?.get(`${index}:${leafBits}`); }
+  putL1cd(sid: number, index: number, leafBits: number, v: bigint): void {
+    if (this.policy !== 'max') return;
+    this.generation++;
+    let m = this.l1cd.get(sid);
+    if (!m) this.l1cd.set(sid, (m = new Map()));
+    m.set(`${index}:${leafBits}`, v);
+  }
+  getCd(sid: number, ssid: number): CachedCd | undefined { return this.cd.get(sid)?.get(ssid); }
+  putCd(sid: number, ssid: number, e: CachedCd): void {
+    if (this.policy !== 'max') return;
+    this.generation++;
+    let m = this.cd.get(sid);
+    if (!m) this.cd.set(sid, (m = new Map()));
+    m.set(ssid, e);
+  }
 
   get size(): { l1std: number; ste: number; l1cd: number; cd: number } {
-    return { l1std: this.l1std.size, ste: this.ste.size, l1cd: this.l1cd.size, cd: this.cd.size };
+    let l1cd = 0;
+    let cd = 0;
+    for (const m of this.l1cd.values()) l1cd += m.size;
+    for (const m of this.cd.values()) cd += m.size;
+    return { l1std: this.l1std.size, ste: this.ste.size, l1cd, cd };
   }
 
   /**
@@ -62,24 +80,29 @@ export class ConfigCache {
   invalidateSte(sid: number, leaf: boolean, split: number | undefined): void {
     this.generation++;
     this.ste.delete(sid);
-    this.dropCdsOf((s) => s === sid);
+    this.cd.delete(sid);
+    this.l1cd.delete(sid);
     if (!leaf && split !== undefined) this.l1std.delete(Math.floor(sid / 2 ** split));
   }
 
   /**
    * CMD_CFGI_STE_RANGE (§4.3.2) and CMD_CFGI_ALL (§4.3.3, Range=31): every
-   * StreamID in [first, first + count), the L1STDs covering them, and their CDs.
+   * StreamID in [first, first + count), the L1STDs covering them, and their
+   * CDs.  (Each loop visits what is cached: at most one entry per StreamID or
+   * L1 index the profile's SIDSIZE allows.)
    */
   invalidateSteRange(first: number, count: number, split: number | undefined): void {
     this.generation++;
     const last = first + count;
-    for (const sid of [...this.ste.keys()]) if (sid >= first && sid < last) this.ste.delete(sid);
+    const inRange = (sid: number): boolean => sid >= first && sid < last;
+    for (const sid of [...this.ste.keys()]) if (inRange(sid)) this.ste.delete(sid);
     if (split !== undefined) {
       const lo = Math.floor(first / 2 ** split);
       const hi = Math.floor((last - 1) / 2 ** split);
       for (const idx of [...this.l1std.keys()]) if (idx >= lo && idx <= hi) this.l1std.delete(idx);
     }
-    this.dropCdsOf((s) => s >= first && s < last);
+    for (const sid of [...this.cd.keys()]) if (inRange(sid)) this.cd.delete(sid);
+    for (const sid of [...this.l1cd.keys()]) if (inRange(sid)) this.l1cd.delete(sid);
   }
 
   /**
@@ -90,17 +113,18 @@ export class ConfigCache {
    */
   invalidateCd(sid: number, ssid: number, leaf: boolean): void {
     this.generation++;
-    this.cd.delete(`${sid}:${ssid}`);
+    this.cd.get(sid)?.delete(ssid);
     if (!leaf) {
-      this.l1cd.delete(`${sid}:${ssid >> 6}:6`);
-      this.l1cd.delete(`${sid}:${ssid >> 10}:10`);
+      this.l1cd.get(sid)?.delete(`${ssid >> 6}:6`);
+      this.l1cd.get(sid)?.delete(`${ssid >> 10}:10`);
     }
   }
 
   /** CMD_CFGI_CD_ALL (§4.3.5): every CD and L1CD of one StreamID. */
   invalidateCdAll(sid: number): void {
     this.generation++;
-    this.dropCdsOf((s) => s === sid);
+    this.cd.delete(sid);
+    this.l1cd.delete(sid);
   }
 
   invalidateAll(): void {
@@ -109,11 +133,6 @@ export class ConfigCache {
     this.ste.clear();
     this.l1cd.clear();
     this.cd.clear();
-  }
-
-  private dropCdsOf(match: (sid: number) => boolean): void {
-    for (const k of [...this.cd.keys()]) if (match(Number(k.split(':')[0]))) this.cd.delete(k);
-    for (const k of [...this.l1cd.keys()]) if (match(Number(k.split(':')[0]))) this.l1cd.delete(k);
   }
 }
 
@@ -187,6 +206,9 @@ export interface TagMatch {
   readonly kinds: readonly TlbKind[];
 }
 
+/** An address-scoped invalidation of at most this many pages looks its entries up instead of scanning them all. */
+const SCOPE_PAGES = 256;
+
 /** BigInt shift amounts, made once. */
 const SHIFTS: readonly bigint[] = Array.from({ length: 65 }, (_v, i) => BigInt(i));
 
@@ -217,6 +239,8 @@ export class Tlb {
   private readonly entries = new Map<string, TlbEntry>();
   /** The same entries by tag, then by page number (input address >> size; below 2^52, so exact as a number). */
   private readonly byTag = new Map<string, Map<number, TlbEntry>>();
+  /** Keys of `entries` by `${size}|${page}`, so that an invalidation of a few pages does not scan every entry. */
+  private readonly byPage = new Map<string, Set<string>>();
   private readonly walks = new Map<string, IndexedWalk>();
   /** Walk groups by the root table they start from. */
   private readonly walkIndex = new Map<bigint, WalkGroup[]>();
@@ -242,7 +266,13 @@ export class Tlb {
     const tag = Tlb.tag(e.kind, e.regime, e.vmid, e.asid, e.sizeShift);
     const page = Number(e.iaBase >> SHIFTS[e.sizeShift]!);
     const k = `${tag}|${page}`;
-    if (!this.entries.has(k)) this.sizes.set(e.sizeShift, (this.sizes.get(e.sizeShift) ?? 0) + 1);
+    if (!this.entries.has(k)) {
+      this.sizes.set(e.sizeShift, (this.sizes.get(e.sizeShift) ?? 0) + 1);
+      const pk = `${e.sizeShift}|${page}`;
+      let keys = this.byPage.get(pk);
+      if (!keys) this.byPage.set(pk, (keys = new Set()));
+      keys.add(k);
+    }
     this.entries.set(k, e);
     let m = this.byTag.get(tag);
     if (!m) {
@@ -266,12 +296,42 @@ export class Tlb {
 
   private removeEntry(k: string, e: TlbEntry): void {
     this.entries.delete(k);
+    const page = Number(e.iaBase >> SHIFTS[e.sizeShift]!);
     const tag = Tlb.tag(e.kind, e.regime, e.vmid, e.asid, e.sizeShift);
     const m = this.byTag.get(tag);
     if (m) {
-      m.delete(Number(e.iaBase >> SHIFTS[e.sizeShift]!));
+      m.delete(page);
       if (m.size === 0) this.byTag.delete(tag);
     }
+    const pk = `${e.sizeShift}|${page}`;
+    const keys = this.byPage.get(pk);
+    if (keys) {
+      keys.delete(k);
+      if (keys.size === 0) this.byPage.delete(pk);
+    }
+    const n = (this.sizes.get(e.sizeShift) ?? 1) - 1;
+    if (n === 0) this.sizes.delete(e.sizeShift); else this.sizes.set(e.sizeShift, n);
+  }
+
+  /**
+   * Keys of the entries an address scope can touch, found through the page
+   * index when the scope covers at most SCOPE_PAGES pages of every size
+   * present; undefined when a scan of every entry is cheaper.
+   */
+  private keysInScope(scope: AddressScope): string[] | undefined {
+    const keys: string[] = [];
+    let pages = 0;
+    for (const shift of this.sizes.keys()) {
+      const lo = scope.start >> SHIFTS[shift]!;
+      const hi = (scope.end - 1n) >> SHIFTS[shift]!;
+      if (hi - lo >= BigInt(SCOPE_PAGES - pages)) return undefined;
+      pages += Number(hi - lo) + 1;
+      for (let p = Number(lo); p <= Number(hi); p++) {
+        const ks = this.byPage.get(`${shift}|${p}`);
+        if (ks) keys.push(...ks);
+      }
+    }
+    return keys;
   }
 
   insertWalk(w: WalkCacheEntry): void {
@@ -325,18 +385,19 @@ export class Tlb {
   invalidate(m: TagMatch, scope: AddressScope | undefined, walkStages: readonly (1 | 2)[]): number {
     this.generation++;
     let removed = 0;
-    for (const [k, e] of this.entries) {
-      if (!m.kinds.includes(e.kind) || !m.regimes.includes(e.regime)) continue;
-      if (m.vmid !== undefined && e.vmid !== undefined && e.vmid !== m.vmid) continue;
+    const candidates = scope ? this.keysInScope(scope) : undefined;
+    const each = (k: string, e: TlbEntry): void => {
+      if (!m.kinds.includes(e.kind) || !m.regimes.includes(e.regime)) return;
+      if (m.vmid !== undefined && e.vmid !== undefined && e.vmid !== m.vmid) return;
       if (m.asid !== undefined) {
-        if (e.asid === undefined ? !m.includeGlobal : e.asid !== m.asid) continue;
+        if (e.asid === undefined ? !m.includeGlobal : e.asid !== m.asid) return;
       }
-      if (scope && !entryInScope(e, scope)) continue;
+      if (scope && !entryInScope(e, scope)) return;
       this.removeEntry(k, e);
-      const n = (this.sizes.get(e.sizeShift) ?? 1) - 1;
-      if (n === 0) this.sizes.delete(e.sizeShift); else this.sizes.set(e.sizeShift, n);
       removed++;
-    }
+    };
+    if (candidates) for (const k of candidates) each(k, this.entries.get(k)!);
+    else for (const [k, e] of this.entries) each(k, e);
     if (scope?.leaf) return removed;
     for (const [k, iw] of this.walks) {
       const w = iw.w;
@@ -361,6 +422,7 @@ export class Tlb {
     this.generation++;
     this.entries.clear();
     this.byTag.clear();
+    this.byPage.clear();
     this.walks.clear();
     this.walkIndex.clear();
     this.sizes.clear();
