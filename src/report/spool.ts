@@ -328,6 +328,19 @@ export class SpoolFiles implements StreamTexts {
   }
 }
 
+/** Spool directories not yet removed (a signal handler removes them: see removeAllSpools). */
+const LIVE = new Set<string>();
+
+/**
+ * Remove every spool directory of this process: for the CLI's handler of
+ * SIGINT/SIGTERM/SIGHUP, so that an interrupted replay of a large trace does
+ * not leave its streams in the temporary directory.
+ */
+export function removeAllSpools(): void {
+  for (const p of LIVE) rmSync(p, { recursive: true, force: true });
+  LIVE.clear();
+}
+
 /** A temporary directory for spooled streams, removed by `remove` (also after an error). */
 export class SpoolDir {
   readonly path: string;
@@ -336,6 +349,7 @@ export class SpoolDir {
   /** A new temporary directory, or (in a worker thread) the one the main thread made. */
   constructor(existing?: string) {
     this.path = existing ?? mkdtempSync(join(tmpdir(), 'smmu-replay-'));
+    if (!existing) LIVE.add(this.path);
   }
 
   /** A fresh SpoolStreams for one replay (trace x variant); `tag` keeps names apart between threads. */
@@ -345,6 +359,7 @@ export class SpoolDir {
 
   remove(): void {
     rmSync(this.path, { recursive: true, force: true });
+    LIVE.delete(this.path);
   }
 }
 
