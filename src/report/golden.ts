@@ -82,8 +82,9 @@ export class PartialWriteError extends Error {
 }
 
 /**
- * Write files atomically: every file is first written in full to a temporary
- * name next to its target; only when all are written are they renamed into
+ * Write files atomically: every file is first written in full (or copied, or
+ * moved when it is a spool file nothing else uses) to a temporary name next
+ * to its target; only when all are written are they renamed into
  * place, one rename each (atomic on POSIX file systems).  So an error, a
  * Ctrl-C or a kill at any moment leaves every target either old or new, never
  * partial; `afterEach` is called after each rename (the commands print the
@@ -95,6 +96,9 @@ export class PartialWriteError extends Error {
 export function writeAtomically(files: readonly PlannedWrite[], afterEach?: (path: string) => void): string[] {
   const changed: string[] = [];
   const staged: { tmp: string; path: string }[] = [];
+  // A source file used by one planned write only (and last) is moved rather than copied when it can be.
+  const lastUse = new Map<string, PlannedWrite>();
+  for (const f of files) if ('from' in f) lastUse.set(f.from, f);
   try {
     for (const f of files) {
       removeStaleTemps(f.path);
@@ -103,7 +107,7 @@ export function writeAtomically(files: readonly PlannedWrite[], afterEach?: (pat
       const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.tmp`);
       staged.push({ tmp, path: f.path });
       if ('text' in f) writeFileSync(tmp, f.text);
-      else copyFileSync(f.from, tmp);
+      else if (lastUse.get(f.from) !== f || !moved(f.from, tmp)) copyFileSync(f.from, tmp);
     }
   } catch (e) {
     for (const s of staged) rmSync(s.tmp, { force: true });
@@ -123,6 +127,17 @@ export function writeAtomically(files: readonly PlannedWrite[], afterEach?: (pat
     for (const s of staged) if (!changed.includes(s.path)) rmSync(s.tmp, { force: true });
   }
   return changed;
+}
+
+/** Move a file if it is on the same file system (a rename), else leave it to be copied. */
+function moved(from: string, to: string): boolean {
+  try {
+    renameSync(from, to);
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'EXDEV') return false;
+    throw e;
+  }
 }
 
 /** Files larger than this are not diffed whole: the diff shows a window around the first difference. */

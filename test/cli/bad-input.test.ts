@@ -4,10 +4,10 @@
  * stdout, from `replay --out` and from `check`.
  */
 import { describe, expect, it } from '@jest/globals';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, runCli } from '../helpers/cli.js';
+import { tempDirs } from '../helpers/tmp.js';
 
 const CORPUS = join(ROOT, 'test', 'fixtures', 'bad');
 const cases = readdirSync(CORPUS).filter((n) => n.endsWith('.err')).map((n) => n.slice(0, -'.err'.length)).sort();
@@ -23,7 +23,7 @@ describe('bad-input corpus', () => {
   });
 
   // A copy of the corpus per run, so that nothing can be written into the repository.
-  const dir = mkdtempSync(join(tmpdir(), 'smmu-bad-'));
+  const dir = tempDirs('smmu-bad-')();
   cpSync(CORPUS, dir, { recursive: true });
 
   for (const name of cases) {

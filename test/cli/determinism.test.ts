@@ -5,16 +5,18 @@
  * read with (the CLI compiled from the sources runs those, since threads
  * cannot run TypeScript sources).
  */
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { dmaTrace } from '../../bench/traces.js';
 import { bundledTraces } from '../../src/report/commands.js';
 import { PARALLEL_MIN_BYTES } from '../../src/trace/parallel.js';
 import { ROOT, runCli } from '../helpers/cli.js';
-import { runCompiled } from '../helpers/compiled.js';
+import { removeCompiled, runCompiled } from '../helpers/compiled.js';
+import { tempDirs } from '../helpers/tmp.js';
+
+afterAll(removeCompiled);
 
 const TRACES = bundledTraces(join(ROOT, 'traces')).map((t) => relative(ROOT, t));
 
@@ -29,7 +31,7 @@ function hashes(dir: string): Record<string, string> {
   return out;
 }
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'smmu-det-'));
+const tmp = tempDirs('smmu-det-');
 
 describe('determinism', () => {
   let first: Record<string, string>;

@@ -10,13 +10,17 @@
  * finishes the job and leaves no temporary files behind.  A Ctrl-C during the
  * replay writes nothing and removes the spooled streams.
  */
-import { describe, expect, it } from '@jest/globals';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { dmaTrace } from '../../bench/traces.js';
 import { ROOT } from '../helpers/cli.js';
-import { runCompiled, startCompiled } from '../helpers/compiled.js';
+import { removeCompiled, runCompiled, startCompiled } from '../helpers/compiled.js';
+import { tempDirs } from '../helpers/tmp.js';
+
+afterAll(removeCompiled);
+
+const tmp = tempDirs('smmu-kill-');
 
 // Traces with several variants each, so that there are many golden files to write.
 const TRACES = ['kunit-ste', 'nested-bypass', 'union-aliasing', 's1-translate'];
@@ -31,7 +35,7 @@ function files(dir: string): string[] {
 
 /** A project copy whose golden files are all out of date: each has one extra line. */
 function staleProject(): { dir: string; old: Map<string, string>; fresh: Map<string, string> } {
-  const dir = mkdtempSync(join(tmpdir(), 'smmu-kill-'));
+  const dir = tmp();
   const old = new Map<string, string>();
   const fresh = new Map<string, string>();
   for (const t of TRACES) {
@@ -99,8 +103,8 @@ describe('check --update interrupted by a signal', () => {
   it('SIGKILL in the middle: each golden file old or new, what was printed is what was written', () => interrupt('SIGKILL'), 120_000);
   it('SIGINT (Ctrl-C) in the middle: the renames under way finish, each file is new', () => interrupt('SIGINT'), 120_000);
   it('SIGINT during the replay: nothing written, the spooled streams removed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'smmu-int-'));
-    const spoolParent = mkdtempSync(join(tmpdir(), 'smmu-int-tmp-'));
+    const dir = tmp();
+    const spoolParent = tmp();
     dmaTrace(join(dir, 'big.csv'), 400_000);
     const child = startCompiled(['replay', 'big.csv', '--variant', 'linux-current', '--out', 'out'], dir, { TMPDIR: spoolParent });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => resolve(sig)));

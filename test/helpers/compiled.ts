@@ -7,7 +7,7 @@
  */
 import { transformFileSync } from '@swc/core';
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { ROOT } from './cli.js';
@@ -39,8 +39,20 @@ export function compiledRoot(): string {
   for (const d of ['cli', 'src']) compileDir(join(ROOT, d), join(dir, d));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  mkdirSync(join(dir, 'tmp'));
   built = dir;
   return dir;
+}
+
+/** Remove the compiled tree (and what the children left in its tmp/): call from afterAll. */
+export function removeCompiled(): void {
+  if (built) rmSync(built, { recursive: true, force: true });
+  built = undefined;
+}
+
+/** The children's temporary directory (TMPDIR), inside the compiled tree: a killed child's spool goes with it. */
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, NO_COLOR: '1', CI: '1', TMPDIR: join(compiledRoot(), 'tmp'), ...env };
 }
 
 /** The compiled CLI entry point. */
@@ -50,14 +62,12 @@ export function compiledCli(): string {
 
 /** Run the compiled CLI to completion. */
 export function runCompiled(argv: readonly string[], cwd: string, env: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [compiledCli(), ...argv], {
-    cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, timeout: 120_000,
-  });
+  return spawnSync(process.execPath, [compiledCli(), ...argv], { cwd, encoding: 'utf8', env: childEnv(env), timeout: 120_000 });
 }
 
 /** Start the compiled CLI (for a test that interrupts it). */
 export function startCompiled(argv: readonly string[], cwd: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [compiledCli(), ...argv], { cwd, env: { ...process.env, NO_COLOR: '1', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [compiledCli(), ...argv], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** A path relative to a directory, for messages. */

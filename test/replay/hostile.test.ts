@@ -5,8 +5,7 @@
  * docs/model.md ("Every loop is bounded").
  */
 import { describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PROFILE } from '../../src/model/profiles.js';
 import { runSpec, variantByName } from '../../src/policy/registry.js';
@@ -16,6 +15,9 @@ import { TextStreams } from '../../src/report/csv.js';
 import { TraceError } from '../../src/trace/format.js';
 import { parseTraceTextSync } from '../../src/trace/parse.js';
 import { runCli } from '../helpers/cli.js';
+import { tempDirs } from '../helpers/tmp.js';
+
+const tmp = tempDirs('smmu-cap-');
 
 interface Run {
   streams: TextStreams;
@@ -187,7 +189,7 @@ mmio_read,EVENTQ_PROD,expect=0x80000002
 describe('memory: the cap, and many abort ranges', () => {
   it('a trace touching more memory than --memory-cap is a located error, exit 2, nothing written', async () => {
     // --memory-cap 1 = 256 pages.  Each row stores to a new page: the 257th row needs page 257.
-    const d = mkdtempSync(join(tmpdir(), 'smmu-cap-'));
+    const d = tmp();
     writeFileSync(join(d, 't.csv'), Array.from({ length: 300 }, (_v, i) => `mem_write,0x${(0x1000_0000 + i * 4096).toString(16)},1`).join('\n') + '\n');
     const r = await runCli(['replay', 't.csv', '--memory-cap', '1', '--out', 'out'], d);
     expect(r.code).toBe(2);
@@ -196,7 +198,7 @@ describe('memory: the cap, and many abort ranges', () => {
   });
   it('the cap holds for memory the driver allocates too', async () => {
     // 300 maps of one 4 KiB page, 2 MiB apart: each needs a level-3 table page of its own.
-    const d = mkdtempSync(join(tmpdir(), 'smmu-cap-'));
+    const d = tmp();
     const maps = Array.from({ length: 300 }, (_v, i) => `op,map,domain=d,iova=0x${(0x4000_0000 + i * 0x20_0000).toString(16)},pa=0x2_0000_0000,size=0x1000`);
     writeFileSync(join(d, 'm.csv'), ['op,probe', 'op,domain_alloc,id=d,type=s1', 'op,attach,sid=0x10,domain=d', ...maps].join('\n') + '\n');
     const r = await runCli(['replay', 'm.csv', '--variant', 'linux-current', '--memory-cap', '1'], d);

@@ -6,12 +6,12 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DmaOutcome, DmaStreamRow } from '../../src/replay/streams.js';
 import { dmaLine, HEADERS } from '../../src/report/csv.js';
 import { LineFile, SharedDma, SpoolStreams } from '../../src/report/spool.js';
+import { tempDirs } from '../helpers/tmp.js';
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 const rowArb = fc.record({
@@ -25,7 +25,7 @@ const rowArb = fc.record({
   detail: fc.constantFrom('stage 1 (TLB hit)', '', 'C_BAD_STE: STE.V=0', 'with, a comma', 'a "quote"', '§5.2 non-ASCII'),
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'smmu-spool-'));
+const dir = tempDirs('smmu-spool-')();
 let n = 0;
 
 describe('DMA rows as bytes', () => {
