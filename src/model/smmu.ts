@@ -647,22 +647,34 @@ export class Smmu {
   }
   private readonly memo: (MemoEntry | undefined)[] = new Array<MemoEntry | undefined>(MEMO_SIZE);
 
-  /** The memo slot of a transaction in a page (the memo keeps pages of addresses below 2^53 only). */
+  /** The memo slot of a transaction in a page (the memo keeps pages of addresses below 2^53 only; memoFind hashes alike). */
   private static memoSlot(page: number, t: Transaction, access: number): number {
     return ((page * 16 + access) ^ (t.sid * 257) ^ ((t.ssid ?? 0) * 65537)) & (MEMO_SIZE - 1);
   }
 
   private memoLookup(t: Transaction): TxnResult | undefined {
-    const n = Number(t.addr);
-    if (!(n < 9007199254740992)) return undefined;
-    const page = Math.floor(n / 4096);
-    const access = accessBits(t);
-    const m = this.memo[Smmu.memoSlot(page, t, access)];
-    if (!m || m.page !== page || m.sid !== t.sid || m.ssid !== t.ssid || m.access !== access) return undefined;
-    if (m.gens !== this.regGeneration + this.config.generation + this.tlb.generation) return undefined;
+    const m = this.memoFind(t.sid, t.ssid, t.addr, accessBits(t));
+    if (!m) return undefined;
     return m.outcome === 'translated'
       ? { outcome: 'translated', pa: t.addr + m.delta, detail: m.detail }
       : { outcome: 'bypass', pa: t.addr + m.delta, detail: m.detail };
+  }
+
+  /**
+   * The memo's answer for a transaction, if it has one: what `translate`
+   * returns for it is then `{ outcome, pa: addr + delta, detail }` (and it
+   * records nothing).  For the replay's DMA loop, which can take the answer
+   * without building a Transaction and a result for each of millions of
+   * rows.  `access` is accessBits() of the transaction.
+   */
+  memoFind(sid: number, ssid: number | undefined, addr: bigint, access: number): Readonly<MemoEntry> | undefined {
+    const n = Number(addr);
+    if (!(n < 9007199254740992)) return undefined;
+    const page = Math.floor(n / 4096);
+    const m = this.memo[(((page * 16 + access) ^ (sid * 257) ^ ((ssid ?? 0) * 65537)) & (MEMO_SIZE - 1))];
+    if (!m || m.page !== page || m.sid !== sid || m.ssid !== ssid || m.access !== access) return undefined;
+    if (m.gens !== this.regGeneration + this.config.generation + this.tlb.generation) return undefined;
+    return m;
   }
 
   private memoStore(t: Transaction, r: TxnResult & { pa: bigint }): void {
@@ -1018,7 +1030,8 @@ const REG_BY_NAME = new Map(REGISTERS.map((d) => [d.name, d]));
 /** Slots of the translation memo (a power of two). */
 const MEMO_SIZE = 1024;
 
-interface MemoEntry {
+/** A translation the memo keeps (see Smmu.memoFind). */
+export interface MemoEntry {
   readonly sid: number;
   readonly ssid: number | undefined;
   /** The 4 KiB page of input addresses (address / 4096; addresses below 2^53 only, where that is exact). */
@@ -1032,7 +1045,8 @@ interface MemoEntry {
   readonly detail: string;
 }
 
-function accessBits(t: Transaction): number {
+/** The memo's key bits for a transaction's access: write 1, instruction 2, privileged 4, no permission check 8. */
+export function accessBits(t: Pick<Transaction, 'write' | 'instr' | 'priv' | 'noPermissionCheck'>): number {
   return (t.write ? 1 : 0) | (t.instr ? 2 : 0) | (t.priv ? 4 : 0) | (t.noPermissionCheck ? 8 : 0);
 }
 

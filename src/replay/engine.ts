@@ -19,7 +19,7 @@ import { Smmu, type Transaction, type TxnResult } from '../model/smmu.js';
 import { decodeSte, interpretSte, type SteVerdict } from '../model/ste.js';
 import { stePlace, type StrtabGeometry } from '../model/streamTable.js';
 import { TraceError, type DmaRow, type Expect, type OpRow, type Row } from '../trace/format.js';
-import type { DmaStreamRow, FaultRow, SteState, StreamSink } from './streams.js';
+import type { DmaOutcome, DmaStreamRow, FaultRow, SteState, StreamSink } from './streams.js';
 import { SteBacklogFull, SteTracker } from './steTracker.js';
 import { equalEntries } from '../policy/usedBits.js';
 
@@ -101,6 +101,9 @@ export interface ReplaySummary {
 }
 
 const DMA_SPLIT = 4096n;
+
+/** accessBits() of a DMA row's access, but for its privilege (bit 2): r, w (1), x (instruction, 2), - (no permission check, 8). */
+const DMA_ACCESS: Readonly<Record<string, number>> = { r: 0, w: 1, x: 2, '-': 8 };
 
 /** Actions one `op` row may apply (mapping 16 GiB with 4 KiB pages takes about 2^22). */
 export const MAX_OP_ACTIONS = 1 << 22;
@@ -197,7 +200,23 @@ export class Replay {
   /** End of trace: flush waiting STE rows and return the summary. */
   finish(): ReplaySummary {
     this.tracker.finish((sid) => this.entryOf(sid));
+    this.flushDmaCounts();
     return this.summary;
+  }
+
+  // DMA outcomes are counted in a fixed-shape object (a keyed update of summary.dma per transaction
+  // costs more than the rest of a memoised DMA) and copied into summary.dma, in the order each outcome
+  // first occurred, when the summary is read.
+  private readonly dmaCounts: Record<DmaOutcome, number> = { translated: 0, bypass: 0, abort: 0, fault: 0, unsupported: 0 };
+  private readonly dmaOrder: DmaOutcome[] = [];
+
+  private countDma(outcome: DmaOutcome): void {
+    this.summary.rows.dma++;
+    if (this.dmaCounts[outcome]++ === 0) this.dmaOrder.push(outcome);
+  }
+
+  private flushDmaCounts(): void {
+    for (const o of this.dmaOrder) this.summary.dma[o] = this.dmaCounts[o];
   }
 
   private op(row: OpRow): void {
@@ -294,6 +313,19 @@ export class Replay {
   }
 
   private dmaPiece(row: DmaRow, addr: bigint, size: number): void {
+    // The common case, a DMA the SMMU's translation memo answers (a TLB hit or a bypass) with nothing
+    // to store and nothing to check: the same row as below, without the intermediate objects.
+    if (row.data === undefined && row.expect === undefined) {
+      const m = this.smmu.memoFind(row.sid, row.ssid, addr, DMA_ACCESS[row.access]! | (row.priv ? 4 : 0));
+      if (m) {
+        this.countDma(m.outcome);
+        this.sink.dma({
+          line: this.line, sid: row.sid, ssid: row.ssid, addr, access: row.access, outcome: m.outcome, pa: addr + m.delta,
+          detail: this.changedSinceCached.size === 0 ? m.detail : m.detail + this.staleNote(row.sid),
+        });
+        return;
+      }
+    }
     const t: Transaction = {
       sid: row.sid, ssid: row.ssid, addr,
       write: row.access === 'w', instr: row.access === 'x', priv: row.priv, noPermissionCheck: row.access === '-',
@@ -310,8 +342,7 @@ export class Replay {
       line: this.line, sid: row.sid, ssid: row.ssid, addr, access: row.access, outcome: r.outcome, pa,
       detail: r.detail + this.staleNote(row.sid),
     };
-    this.summary.rows.dma++;
-    this.summary.dma[r.outcome] = (this.summary.dma[r.outcome] ?? 0) + 1;
+    this.countDma(r.outcome);
     this.sink.dma(out);
     if (row.expect) this.check(row, addr, r, row.expect);
   }

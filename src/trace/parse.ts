@@ -329,17 +329,24 @@ function fastExpect(t: string): Expect | undefined {
 function fastNumAt(text: string, from: number, to: number): bigint | undefined {
   const n = to - from;
   if (n <= 0) return undefined;
+  // The digits' value, as a double: exact below 2^53, where BigInt(number) is cheaper than parsing the text again.
+  let v = 0;
   if (n > 2 && text.charCodeAt(from) === CH_0 && (text.charCodeAt(from + 1) === CH_X || text.charCodeAt(from + 1) === CH_XU)) {
     if (n > 18) return undefined;
-    for (let i = from + 2; i < to; i++) if (!isHexDigit(text.charCodeAt(i))) return undefined;
+    for (let i = from + 2; i < to; i++) {
+      const c = text.charCodeAt(i);
+      if (!isHexDigit(c)) return undefined;
+      v = v * 16 + (c <= CH_9 ? c - CH_0 : (c | 0x20) - 0x61 + 10);
+    }
   } else {
     if (n > 15) return undefined;
     for (let i = from; i < to; i++) {
       const c = text.charCodeAt(i);
       if (c < CH_0 || c > CH_9) return undefined;
+      v = v * 10 + (c - CH_0);
     }
   }
-  return BigInt(text.slice(from, to));
+  return v < 9007199254740992 ? BigInt(v) : BigInt(text.slice(from, to));
 }
 
 const ACCESS_CODE: readonly (DmaAccess | undefined)[] = (() => {
@@ -348,25 +355,68 @@ const ACCESS_CODE: readonly (DmaAccess | undefined)[] = (() => {
   return a;
 })();
 
+/** What scanDmaLine read from a line. */
+export interface DmaLineFields {
+  sid: number;
+  addr: bigint;
+  access: DmaAccess;
+}
+
 /**
  * The commonest line of a capture, `dma,<sid>,<address>,<access>` with
- * nothing else and no blanks, parsed from the line itself (no cells cut out).
- * Undefined for anything else: the line is then split and parsed as usual.
- * The property test of the fast path checks it against the general path.
+ * nothing else and no blanks, read from the line itself (no cells cut out)
+ * into `out`.  False for anything else: the line is then split and parsed as
+ * usual.  The property test of the fast path checks it against the general
+ * path (through parseDmaLineFast).
  */
-export function parseDmaLineFast(line: number, text: string): Row | undefined {
+export function scanDmaLine(text: string, out: DmaLineFields): boolean {
   // "dma," then three cells: sid, address, a one-letter access at the very end.
   const n = text.length;
-  if (n < 10 || text.charCodeAt(0) !== 0x64 || text.charCodeAt(1) !== 0x6d || text.charCodeAt(2) !== 0x61 || text.charCodeAt(3) !== 0x2c) return undefined;
-  if (text.charCodeAt(n - 2) !== 0x2c) return undefined;
+  if (n < 9 || text.charCodeAt(0) !== 0x64 || text.charCodeAt(1) !== 0x6d || text.charCodeAt(2) !== 0x61 || text.charCodeAt(3) !== 0x2c) return false;
+  if (text.charCodeAt(n - 2) !== 0x2c) return false;
   const access = ACCESS_CODE[text.charCodeAt(n - 1)];
-  if (access === undefined) return undefined;
+  if (access === undefined) return false;
   const c1 = text.indexOf(',', 4);
-  if (c1 < 0 || c1 >= n - 2 || text.indexOf(',', c1 + 1) !== n - 2) return undefined;
-  const sid = fastNumAt(text, 4, c1);
+  if (c1 < 0 || c1 >= n - 2 || text.indexOf(',', c1 + 1) !== n - 2) return false;
+  const sid = smallNumAt(text, 4, c1);
   const addr = fastNumAt(text, c1 + 1, n - 2);
-  if (sid === undefined || sid > U32_MAX || addr === undefined || addr > U64_MAX - 3n) return undefined;
-  return { kind: 'dma', line, sid: Number(sid), addr, access, ssid: undefined, size: 4, priv: true, data: undefined, expect: undefined };
+  if (sid < 0 || addr === undefined || addr > U64_MAX - 3n) return false;
+  out.sid = sid;
+  out.addr = addr;
+  out.access = access;
+  return true;
+}
+
+/** A plain number in text[from, to) up to 0xffff_ffff (as fastNumAt, without a BigInt), or -1. */
+function smallNumAt(text: string, from: number, to: number): number {
+  const n = to - from;
+  if (n <= 0) return -1;
+  let v = 0;
+  if (n > 2 && text.charCodeAt(from) === CH_0 && (text.charCodeAt(from + 1) === CH_X || text.charCodeAt(from + 1) === CH_XU)) {
+    if (n > 10) return -1;
+    for (let i = from + 2; i < to; i++) {
+      const c = text.charCodeAt(i);
+      const d = c <= CH_9 ? c - CH_0 : (c | 0x20) - 0x61 + 10;
+      if (!isHexDigit(c)) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+  if (n > 10) return -1;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < CH_0 || c > CH_9) return -1;
+    v = v * 10 + (c - CH_0);
+  }
+  return v > 0xffff_ffff ? -1 : v;
+}
+
+const scratch: DmaLineFields = { sid: 0, addr: 0n, access: 'r' };
+
+/** scanDmaLine giving the Row (the general path's row for the same line). */
+export function parseDmaLineFast(line: number, text: string): Row | undefined {
+  if (!scanDmaLine(text, scratch)) return undefined;
+  return { kind: 'dma', line, sid: scratch.sid, addr: scratch.addr, access: scratch.access, ssid: undefined, size: 4, priv: true, data: undefined, expect: undefined };
 }
 
 /** The general path: every row kind, every spelling, and the wording of every error. */
@@ -477,6 +527,42 @@ export interface ReadOptions {
 const CHUNK = 256 * 1024;
 
 /**
+ * Where the reader puts the rows of each chunk of the file: an array of Row
+ * objects, or (on the parse thread) packed arrays (src/trace/rowCodec.ts).
+ */
+export interface RowCollector<B> {
+  /** Rows collected since the last take. */
+  readonly size: number;
+  add(row: Row): void;
+  /** Take a plain line if it is a `dma` row the collector reads whole (see scanDmaLine); false to have it parsed into a Row. */
+  addDmaLine(line: number, text: string): boolean;
+  /** The rows collected, as a batch; the collector starts a new one. */
+  take(): B;
+}
+
+/** Rows as Row objects. */
+class RowArray implements RowCollector<Row[]> {
+  private rows: Row[] = [];
+  get size(): number {
+    return this.rows.length;
+  }
+  add(row: Row): void {
+    this.rows.push(row);
+  }
+  addDmaLine(line: number, text: string): boolean {
+    const row = parseDmaLineFast(line, text);
+    if (row === undefined) return false;
+    this.rows.push(row);
+    return true;
+  }
+  take(): Row[] {
+    const b = this.rows;
+    this.rows = [];
+    return b;
+  }
+}
+
+/**
  * Stream the rows of a trace file (.csv or .csv.gz) in batches, in file
  * order: each batch holds the rows of one chunk of the file, so memory stays
  * flat however long the trace.  Errors are TraceErrors located by file, line
@@ -484,7 +570,12 @@ const CHUNK = 256 * 1024;
  * without the .gz name, UTF-16 text or binary data are reported as such, and
  * so is a file without any row.  Rows before an error are yielded first.
  */
-export async function* readTraceBatches(path: string, opts: ReadOptions = {}): AsyncGenerator<Row[]> {
+export function readTraceBatches(path: string, opts: ReadOptions = {}): AsyncGenerator<Row[]> {
+  return readTraceInto(path, opts, new RowArray());
+}
+
+/** readTraceBatches with the rows of each chunk collected by `collector`. */
+export async function* readTraceInto<B>(path: string, opts: ReadOptions, collector: RowCollector<B>): AsyncGenerator<B> {
   const name = opts.displayName ?? path;
   const source = createReadStream(path, { highWaterMark: CHUNK });
   const gunzip = path.endsWith('.gz') ? createGunzip({ chunkSize: CHUNK }) : undefined;
@@ -493,23 +584,17 @@ export async function* readTraceBatches(path: string, opts: ReadOptions = {}): A
     source.on('error', (e) => gunzip.destroy(e));
     input = source.pipe(gunzip);
   }
-  let batch: Row[] = [];
   let count = 0;
   const splitter = new RecordSplitter(name, (line, cells) => {
     try {
-      batch.push(parseRow(name, line, cells));
+      collector.add(parseRow(name, line, cells));
     } catch (e) {
       if (e instanceof TraceError && splitter.unterminated) {
         throw new TraceError(e.file, e.line, `${e.problem} (the last line has no line end: is the file cut short?)`, e.column);
       }
       throw e;
     }
-  }, (line, text) => {
-    const row = parseDmaLineFast(line, text);
-    if (row === undefined) return false;
-    batch.push(row);
-    return true;
-  });
+  }, (line, text) => collector.addDmaLine(line, text));
   const decoder = new StringDecoder('utf8');
   let first = true;
   // The rows before a bad line are replayed before its error is raised, as if read one by one, so
@@ -531,16 +616,17 @@ export async function* readTraceBatches(path: string, opts: ReadOptions = {}): A
         checkEncoding(name, chunk, gunzip !== undefined);
       }
       feed(decoder.write(chunk), false);
-      if (batch.length > 0) {
-        count += batch.length;
-        yield batch;
-        batch = [];
+      if (collector.size > 0) {
+        count += collector.size;
+        yield collector.take();
       }
       if (failure !== undefined) throw failure;
     }
     feed(decoder.end(), true);
-    count += batch.length;
-    if (batch.length > 0) yield batch;
+    if (collector.size > 0) {
+      count += collector.size;
+      yield collector.take();
+    }
     if (failure !== undefined) throw failure;
   } catch (e) {
     throw toTraceError(e, name, splitter.currentLine, gunzip !== undefined);

@@ -6,8 +6,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TraceError } from './format.js';
-import { readTraceBatches } from './parse.js';
-import { packRows, transferList } from './rowCodec.js';
+import { readTraceInto } from './parse.js';
+import { PackedCollector, transferList } from './rowCodec.js';
 import type { ParseWorkerData, ParseWorkerMessage } from './parallel.js';
 
 const data = workerData as ParseWorkerData;
@@ -24,11 +24,10 @@ function post(m: ParseWorkerMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 try {
-  for await (const batch of readTraceBatches(data.path, { displayName: data.displayName })) {
+  for await (const packed of readTraceInto(data.path, { displayName: data.displayName }, new PackedCollector(16384))) {
     while (credits === 0) await new Promise<void>((r) => { wake = r; });
     wake = undefined;
     credits--;
-    const packed = packRows(batch);
     post({ kind: 'rows', packed }, transferList(packed));
   }
   post({ kind: 'end' });

@@ -18,6 +18,7 @@ import { COMMANDS, commandByName, type CommandDef } from '../model/commands.js';
 import { EVENT_TYPES, type EventName } from '../model/events.js';
 import { REGISTERS } from '../model/registers.js';
 import type { DmaAccess, Expect, Row } from './format.js';
+import { scanDmaLine, type DmaLineFields, type RowCollector } from './parse.js';
 
 /** Numbers per row, and 64-bit values per row. */
 const NUMS = 8;
@@ -48,13 +49,64 @@ export function transferList(p: PackedRows): ArrayBuffer[] {
   return [p.nums.buffer as ArrayBuffer, p.bigs.buffer as ArrayBuffer];
 }
 
-export function packRows(rows: readonly Row[]): PackedRows {
-  const n = rows.length;
-  const nums = new Uint32Array(n * NUMS);
-  const bigs = new BigUint64Array(n * BIGS);
-  const loose: { at: number; row: LooseRow }[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!;
+/**
+ * Packs rows as the reader collects them (src/trace/parse.ts, readTraceInto):
+ * Row objects field by field, and plain `dma` lines straight from their text
+ * (scanDmaLine), without making a Row object the replay thread would make
+ * again.
+ */
+export class PackedCollector implements RowCollector<PackedRows> {
+  private cap: number;
+  private n = 0;
+  private nums: Uint32Array;
+  private bigs: BigUint64Array;
+  private loose: { at: number; row: LooseRow }[] = [];
+  private readonly dmaFields: DmaLineFields = { sid: 0, addr: 0n, access: 'r' };
+
+  constructor(capacity = 1024) {
+    this.cap = capacity;
+    this.nums = new Uint32Array(capacity * NUMS);
+    this.bigs = new BigUint64Array(capacity * BIGS);
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  private room(): void {
+    if (this.n < this.cap) return;
+    this.cap *= 2;
+    const nums = new Uint32Array(this.cap * NUMS);
+    nums.set(this.nums);
+    const bigs = new BigUint64Array(this.cap * BIGS);
+    bigs.set(this.bigs);
+    this.nums = nums;
+    this.bigs = bigs;
+  }
+
+  addDmaLine(line: number, text: string): boolean {
+    const f = this.dmaFields;
+    if (!scanDmaLine(text, f)) return false;
+    this.room();
+    const o = this.n * NUMS;
+    const nums = this.nums;
+    nums[o] = K_DMA;
+    nums[o + 1] = line;
+    nums[o + 2] = f.sid;
+    nums[o + 3] = ACCESSES.indexOf(f.access);
+    nums[o + 4] = 0; // no SubstreamID
+    nums[o + 5] = 3; // size 4
+    nums[o + 6] = 1; // privileged
+    nums[o + 7] = 0; // no data, no expectation
+    this.bigs[this.n * BIGS] = f.addr;
+    this.n++;
+    return true;
+  }
+
+  add(r: Row): void {
+    this.room();
+    const i = this.n++;
+    const { nums, bigs } = this;
     const o = i * NUMS;
     const g = i * BIGS;
     nums[o + 1] = r.line;
@@ -104,14 +156,30 @@ export function packRows(rows: readonly Row[]): PackedRows {
         break;
       case 'cmd':
         nums[o] = K_OTHER;
-        loose.push({ at: i, row: { ...r, def: r.def?.name } });
+        this.loose.push({ at: i, row: { ...r, def: r.def?.name } });
         break;
       default:
         nums[o] = K_OTHER;
-        loose.push({ at: i, row: r });
+        this.loose.push({ at: i, row: r });
     }
   }
-  return { count: n, nums, bigs, loose };
+
+  /** The batch (its arrays are then transferred away: the next batch gets new ones of the same size). */
+  take(): PackedRows {
+    const p: PackedRows = { count: this.n, nums: this.nums, bigs: this.bigs, loose: this.loose };
+    this.n = 0;
+    this.nums = new Uint32Array(this.cap * NUMS);
+    this.bigs = new BigUint64Array(this.cap * BIGS);
+    this.loose = [];
+    return p;
+  }
+}
+
+/** Pack rows (for tests; the parse thread packs as it reads, with PackedCollector). */
+export function packRows(rows: readonly Row[]): PackedRows {
+  const c = new PackedCollector(Math.max(1, rows.length));
+  for (const r of rows) c.add(r);
+  return c.take();
 }
 
 export function unpackRows(p: PackedRows): Row[] {
