@@ -689,7 +689,6 @@ export class Smmu {
     };
   }
 
-
   private translateInner(t: Transaction): TxnResult {
     const r = this.r;
     const feat = this.features;

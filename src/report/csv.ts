@@ -39,30 +39,6 @@ export function dmaLine(r: DmaStreamRow): string {
   return `${r.line},${id(r.sid)},${id(r.ssid)},${hex64(r.addr)},${r.access},${r.outcome},${h64(r.pa)},${cell(r.detail)}`;
 }
 
-/**
- * dmaLine with memory of the cells that repeat from row to row (the
- * StreamID, the detail text): the same text, less work per row of a long
- * DMA stream.
- */
-export class DmaLineFormatter {
-  private sid = -1;
-  private sidText = '';
-  private detail = '';
-  private detailCell = '';
-
-  line(r: DmaStreamRow): string {
-    if (r.sid !== this.sid) {
-      this.sid = r.sid;
-      this.sidText = id(r.sid);
-    }
-    if (r.detail !== this.detail) {
-      this.detail = r.detail;
-      this.detailCell = cell(r.detail);
-    }
-    return `${r.line},${this.sidText},${id(r.ssid)},${hex64(r.addr)},${r.access},${r.outcome},${h64(r.pa)},${this.detailCell}`;
-  }
-}
-
 /** Collects the three streams as text (header included, one LF after every row). */
 export class TextStreams {
   readonly text: Record<StreamName, string[]> = { ste: [HEADERS.ste], faults: [HEADERS.faults], dma: [HEADERS.dma] };

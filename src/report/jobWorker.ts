@@ -19,7 +19,7 @@ parentPort!.on('message', (req: JobRequest) => {
     try {
       await ready;
       const results = await replaySpooledFile(req, {
-        variants: setup.variants, profile: jobProfile(setup.profile), caching: setup.caching,
+        variants: setup.variants, profile: jobProfile(setup.profile), caching: setup.caching, parseThread: 'off',
         ...(setup.memoryCapPages !== undefined ? { memoryCapPages: setup.memoryCapPages } : {}),
       }, spool, `j${req.index}-`);
       return { index: req.index, ok: true, results: results.map((r) => ({ variant: r.variant, summary: r.summary, paths: { ...r.streams.paths } })) };

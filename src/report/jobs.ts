@@ -16,6 +16,7 @@ import type { ReplaySummary } from '../replay/engine.js';
 import { runTrace, traceHasOps } from '../replay/run.js';
 import type { StreamName, StreamSink } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
+import type { ParseThread } from '../trace/parallel.js';
 import { SharedDma, SpoolDir, SpoolFiles, type SpoolStreams, type StreamTexts } from './spool.js';
 
 /** What a replay of one trace needs besides the trace. */
@@ -25,6 +26,8 @@ export interface TraceJobOptions {
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
   readonly onProgress?: (rows: number) => void;
+  /** Parse on a thread of its own ('auto': large files); a --jobs worker is already one thread of several. */
+  readonly parseThread?: ParseThread;
 }
 
 export interface TraceResult<S extends StreamTexts> {
@@ -55,6 +58,7 @@ export async function replayTraceFile<K extends StreamSink, S extends StreamText
       profile: o.profile, caching: o.caching, variants, displayName: display, explain: explainCheck,
       ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.parseThread ? { parseThread: o.parseThread } : {}),
     }, (v) => {
       const s = sinkFor();
       sinks.set(v, s);
