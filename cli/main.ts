@@ -3,10 +3,11 @@
  * implemented under src/ and receives an Io, so `main` runs in-process in
  * tests.  Exit codes follow diff(1): 0 no difference, 1 difference, 2 error.
  */
+import { availableParallelism } from 'node:os';
 import yargs, { type Argv } from 'yargs';
 import { PROFILES, profileByName } from '../src/model/profiles.js';
 import type { CachingPolicy } from '../src/model/caches.js';
-import { checkCommand, replayCommand, reportError } from '../src/report/commands.js';
+import { checkCommand, parseShard, replayCommand, reportError } from '../src/report/commands.js';
 import { compareCommand } from '../src/report/compare.js';
 import { reportCommand } from '../src/report/html.js';
 import { minimizeCommand } from '../src/report/minimize.js';
@@ -28,7 +29,17 @@ function commonReplayOptions<T>(y: Argv<T>) {
     .option('variant-file', { type: 'string', array: true, describe: 'load a variant of your own (JSON choices, or an ES module exporting one); see docs/variants.md' })
     .option('profile', { type: 'string', choices: [...PROFILES.keys()], describe: "implementation profile (ID registers and optional behaviours); default: the trace's meta,profile row, else default" })
     .option('caching', { type: 'string', default: 'max', choices: ['max', 'none'], describe: 'max: keep every entry the architecture allows; none: no caching' })
-    .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 4096)' });
+    .option('memory-cap', { type: 'number', describe: 'cap on simulated memory in MiB (default 1024); a trace touching more is an error, not an out-of-memory crash' });
+}
+
+function jobsOption<T>(y: Argv<T>) {
+  return y.option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'replay this many traces at once, each in a worker thread (0: one per CPU); output and errors are the same as with 1' });
+}
+
+/** --jobs N: a positive count, 0 meaning one per CPU. */
+function jobCount(n: number): number | string {
+  if (!Number.isInteger(n) || n < 0) return `--jobs takes a whole number (0 for one per CPU), not ${n}`;
+  return n === 0 ? availableParallelism() : n;
 }
 
 function formatOption<T>(y: Argv<T>) {
@@ -66,24 +77,40 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   const parser = yargs([...argv])
     .scriptName('smmu-replay')
     .usage('$0 <command> [options]\n\nReplay SMMUv3 traces through an architectural model (Arm IHI 0070) and diff the STE, fault and DMA streams against golden files.')
-    .command('replay <trace..>', 'replay traces and print or write their STE, fault and DMA streams', (y) => commonReplayOptions(y)
+    .command('replay <trace..>', 'replay traces and print or write their STE, fault and DMA streams', (y) => jobsOption(commonReplayOptions(y))
       .positional('trace', { type: 'string', array: true, describe: 'trace files (.csv or .csv.gz)' })
       .option('out', { type: 'string', describe: 'write <out>/<trace-stem>/<variant>.<stream>.csv instead of printing the streams' })
       .option('json', { type: 'boolean', default: false, describe: 'print a machine-readable summary per trace x variant' }),
-    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => replayCommand({
-      traces: a.trace as string[], variants: a.variant, profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
-      out: a.out, json: a.json, ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
-    }, io))))
-    .command('check [trace..]', 'compare the streams of traces (default: every trace under traces/) with golden/<trace>/<variant>.<stream>.csv', (y) => formatOption(commonReplayOptions(y))
+    (a) => {
+      if (failed) return undefined;
+      const jobs = jobCount(a.jobs);
+      if (typeof jobs === 'string') { io.stderr(`smmu-replay: ${jobs}\n`); return set(EXIT_ERROR); }
+      return set(withVariants(a['variant-file'], () => replayCommand({
+        traces: a.trace as string[], variants: a.variant, profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
+        out: a.out, json: a.json, ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
+        jobs, variantFiles: a['variant-file'] ?? [],
+      }, io)));
+    })
+    .command('check [trace..]', 'compare the streams of traces (default: every trace under traces/) with golden/<trace>/<variant>.<stream>.csv', (y) => formatOption(jobsOption(commonReplayOptions(y)))
       .positional('trace', { type: 'string', array: true, describe: 'trace files; default: traces/*.csv and traces/*.csv.gz' })
       .option('update', { alias: 'u', type: 'boolean', default: false, describe: 'write the golden files (atomically) instead of comparing; review the result with git diff' })
+      .option('shard', { type: 'string', describe: 'i/n: check only every n-th trace starting at the i-th (CI over n machines, like Jest --shard)' })
       .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
       .option('golden-dir', { type: 'string', default: 'golden', describe: 'where the golden files are' }),
-    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => checkCommand({
-      traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
-      tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update, format: a.format as OutputFormat, variantFiles: a['variant-file'] ?? [],
-      ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
-    }, io))))
+    (a) => {
+      if (failed) return undefined;
+      const jobs = jobCount(a.jobs);
+      const shard = a.shard === undefined ? undefined : parseShard(a.shard);
+      for (const problem of [jobs, shard]) {
+        if (typeof problem === 'string') { io.stderr(`smmu-replay: ${problem}\n`); return set(EXIT_ERROR); }
+      }
+      return set(withVariants(a['variant-file'], () => checkCommand({
+        traces: (a.trace as string[] | undefined) ?? [], variants: a.variant, profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
+        tracesDir: a['traces-dir'], goldenDir: a['golden-dir'], update: a.update, format: a.format as OutputFormat,
+        ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
+        jobs: jobs as number, variantFiles: a['variant-file'] ?? [], ...(shard ? { shard: shard as Exclude<typeof shard, string> } : {}),
+      }, io)));
+    })
     .command('compare <trace> <variantA> <variantB>', 'replay a trace under two driver-policy variants and diff their streams', (y) => formatOption(commonReplayOptions(y))
       .positional('trace', { type: 'string', describe: 'a trace with op rows' })
       .positional('variantA', { type: 'string' })

@@ -57,21 +57,31 @@ export function dw<N extends string>(
   return { ...def, ...(opts.enum ? { enum: opts.enum } : {}), ...(opts.addr ? { addr: true } : {}), ...(opts.dec ? { dec: true } : {}) };
 }
 
+/** Masks by field definition, computed once each (four BigInt operations a field access need not repeat). */
+const MASKS = new WeakMap<FieldDef, bigint>();
+/** BigInt shift amounts 0..63, made once. */
+const SHIFT: readonly bigint[] = Array.from({ length: 64 }, (_v, i) => BigInt(i));
+
 export function fieldMask(f: FieldDef): bigint {
-  return ((1n << BigInt(f.width)) - 1n) << BigInt(f.lo);
+  let m = MASKS.get(f);
+  if (m === undefined) {
+    m = ((1n << BigInt(f.width)) - 1n) << BigInt(f.lo);
+    MASKS.set(f, m);
+  }
+  return m;
 }
 
 /** Field value as stored in its doubleword (shifted down unless it is an in-place address). */
 export function getField(f: FieldDef, qwords: readonly bigint[]): bigint {
   const q = qwords[f.qword] ?? 0n;
   const m = q & fieldMask(f);
-  return f.addr ? m : m >> BigInt(f.lo);
+  return f.addr ? m : m >> SHIFT[f.lo]!;
 }
 
 /** Place a value into a copy of the doublewords; throws RangeError if it does not fit. */
 export function setField(f: FieldDef, qwords: bigint[], value: bigint): void {
   const mask = fieldMask(f);
-  const placed = f.addr ? value : value << BigInt(f.lo);
+  const placed = f.addr ? value : value << SHIFT[f.lo]!;
   if (value < 0n || (placed & ~mask) !== 0n) {
     throw new RangeError(`${f.name}: value 0x${value.toString(16)} does not fit ${describePosition(f)}`);
   }

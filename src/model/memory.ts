@@ -23,6 +23,13 @@ export type Eabt = typeof EABT;
 
 export type AccessSize = 1 | 2 | 4 | 8;
 
+/**
+ * Default cap: 1 GiB of simulated memory (262,144 pages), about 1.1 GB of
+ * host memory when all touched.  Real traces touch a few MiB (tables,
+ * queues, the pages DMA wrote); a larger cap is a command-line option.
+ */
+export const DEFAULT_CAP_PAGES = 1 << 18;
+
 export class MemoryCapExceeded extends Error {
   constructor(readonly capPages: number) {
     super(`the trace touches more than ${capPages} pages (${(capPages * PAGE_SIZE) / (1 << 20)} MiB) of simulated memory; raise --memory-cap if this is intended`);
@@ -40,30 +47,59 @@ interface AbortRange {
 
 export class PhysicalMemory implements MemoryReader {
   private readonly pages = new Map<number, DataView>();
+  /** Aborting ranges, sorted and disjoint (touching ranges are merged). */
   private readonly aborts: AbortRange[] = [];
   /** Optional hooks around each successful write (the replay uses them to see stream-table stores). */
   beforeWrite: ((addr: bigint, size: AccessSize) => void) | undefined;
   onWrite: ((addr: bigint, size: AccessSize, value: bigint) => void) | undefined;
   /** Optional hook before each read (the QEMU oracle uses it to see which addresses the SMMU reads). */
   onRead: ((addr: bigint, size: AccessSize) => void) | undefined;
+  /** Reads so far (the SMMU's translation memo keeps only results computed without reading memory). */
+  reads = 0;
 
-  constructor(readonly capPages = 1 << 20) {}
+  constructor(readonly capPages = DEFAULT_CAP_PAGES) {}
 
   get pagesAllocated(): number {
     return this.pages.size;
   }
 
+  /**
+   * Declare [start, start+size) as aborting.  The ranges are kept sorted and
+   * merged, so that the check on every access is a binary search (a trace
+   * declaring many ranges does not slow every access down in proportion).
+   */
   declareAbort(start: bigint, size: bigint): void {
     if (size <= 0n || start < 0n || start + size > ADDR_LIMIT) throw new RangeError('abort range outside the 64-bit address space');
-    this.aborts.push({ start, end: start + size });
+    let lo = start;
+    let hi = start + size;
+    // Ranges overlapping or touching [lo, hi) merge into it.
+    const i = this.firstEndingAfter(lo - 1n);
+    let j = i;
+    while (j < this.aborts.length && this.aborts[j]!.start <= hi) {
+      if (this.aborts[j]!.start < lo) lo = this.aborts[j]!.start;
+      if (this.aborts[j]!.end > hi) hi = this.aborts[j]!.end;
+      j++;
+    }
+    this.aborts.splice(i, j - i, { start: lo, end: hi });
+  }
+
+  /** Index of the first range (sorted, disjoint) whose end is above `addr`. */
+  private firstEndingAfter(addr: bigint): number {
+    let lo = 0;
+    let hi = this.aborts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.aborts[mid]!.end > addr) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   /** True when an access of this size at this address meets an external abort. */
   isAbort(addr: bigint, size: number): boolean {
     if (this.aborts.length === 0) return false;
-    const end = addr + BigInt(size);
-    for (const r of this.aborts) if (addr < r.end && end > r.start) return true;
-    return false;
+    const r = this.aborts[this.firstEndingAfter(addr)];
+    return r !== undefined && r.start < addr + BigInt(size);
   }
 
   private page(addr: bigint, create: boolean): DataView | undefined {
@@ -79,6 +115,7 @@ export class PhysicalMemory implements MemoryReader {
 
   /** Little-endian read; an access crossing a page boundary is done byte by byte. */
   read(addr: bigint, size: AccessSize): bigint | Eabt {
+    this.reads++;
     checkAccess(addr, size);
     this.onRead?.(addr, size);
     if (this.isAbort(addr, size)) return EABT;

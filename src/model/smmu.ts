@@ -175,7 +175,7 @@ export class Smmu {
 
   /** Value of a register by name (for tests and reports). */
   reg(name: string): bigint {
-    const def = REGISTERS.find((d) => d.name === name);
+    const def = REG_BY_NAME.get(name);
     if (!def) throw new Error(`no register ${name}`);
     return this.regValue(def);
   }
@@ -227,6 +227,7 @@ export class Smmu {
   }
 
   private writeReg(reg: RegDef, v: bigint): void {
+    this.regGeneration++;
     const r = this.r;
     const n32 = Number(v & 0xffffffffn);
     const smmuOff = (r.CR0 & CR0_SMMUEN) === 0 && (r.CR0ACK & CR0_SMMUEN) === 0;
@@ -608,9 +609,84 @@ export class Smmu {
 
   /** Translate one transaction; records any event and returns what happened to it. */
   translate(t: Transaction): TxnResult {
+    const hit = this.memoLookup(t);
+    if (hit) return hit;
+    const gens = this.regGeneration + this.config.generation + this.tlb.generation;
+    const reads = this.memory.reads;
     const res = this.translateInner(t);
     if (res.outcome === 'fault') this.recordEvent(res.event);
+    else if ((res.outcome === 'translated' || res.outcome === 'bypass')
+      && reads === this.memory.reads && gens === this.regGeneration + this.config.generation + this.tlb.generation) {
+      this.memoStore(t, res);
+    }
     return res;
+  }
+
+  // -------------------------------------------------------------------------
+  // Translation memo (a simulator shortcut, not an architectural cache).
+  //
+  // A translation that read no memory and changed no state (a TLB hit, or a
+  // bypass, with the STE and CD in the configuration cache) depends only on
+  // the transaction, the registers and the caches.  While none of those
+  // change, the same transaction in the same 4 KiB page gets the same outcome,
+  // with the output address at the same offset from the input (TLB entries and
+  // bypass cover whole, aligned pages of at least 4 KiB; an address-size limit
+  // is a page boundary).  So the result is kept, for the StreamID, SubstreamID,
+  // access kind and page, until a register write, a cache fill or an
+  // invalidation changes a generation counter; a hit then costs a few
+  // comparisons instead of the configuration and TLB lookups.  Faults are not
+  // kept (their records name the exact address), nor pages at or above 2^53
+  // (the page number is computed as a double, exact only below that).
+
+  /** Changes with every register write (translation reads SMMUEN, GBPA and CR2). */
+  private regGeneration = 0;
+
+  /** A count that changes whenever a register is written (lets callers cache what they derive from registers). */
+  get registerGeneration(): number {
+    return this.regGeneration;
+  }
+  private readonly memo: (MemoEntry | undefined)[] = new Array<MemoEntry | undefined>(MEMO_SIZE);
+
+  /** The memo slot of a transaction in a page (the memo keeps pages of addresses below 2^53 only; memoFind hashes alike). */
+  private static memoSlot(page: number, t: Transaction, access: number): number {
+    return ((page * 16 + access) ^ (t.sid * 257) ^ ((t.ssid ?? 0) * 65537)) & (MEMO_SIZE - 1);
+  }
+
+  private memoLookup(t: Transaction): TxnResult | undefined {
+    const m = this.memoFind(t.sid, t.ssid, t.addr, accessBits(t));
+    if (!m) return undefined;
+    return m.outcome === 'translated'
+      ? { outcome: 'translated', pa: t.addr + m.delta, detail: m.detail }
+      : { outcome: 'bypass', pa: t.addr + m.delta, detail: m.detail };
+  }
+
+  /**
+   * The memo's answer for a transaction, if it has one: what `translate`
+   * returns for it is then `{ outcome, pa: addr + delta, detail }` (and it
+   * records nothing).  For the replay's DMA loop, which can take the answer
+   * without building a Transaction and a result for each of millions of
+   * rows.  `access` is accessBits() of the transaction.
+   */
+  memoFind(sid: number, ssid: number | undefined, addr: bigint, access: number): Readonly<MemoEntry> | undefined {
+    const n = Number(addr);
+    if (!(n < 9007199254740992)) return undefined;
+    const page = Math.floor(n / 4096);
+    const m = this.memo[(((page * 16 + access) ^ (sid * 257) ^ ((ssid ?? 0) * 65537)) & (MEMO_SIZE - 1))];
+    if (!m || m.page !== page || m.sid !== sid || m.ssid !== ssid || m.access !== access) return undefined;
+    if (m.gens !== this.regGeneration + this.config.generation + this.tlb.generation) return undefined;
+    return m;
+  }
+
+  private memoStore(t: Transaction, r: TxnResult & { pa: bigint }): void {
+    const n = Number(t.addr);
+    if (!(n < 9007199254740992)) return;
+    const page = Math.floor(n / 4096);
+    const access = accessBits(t);
+    this.memo[Smmu.memoSlot(page, t, access)] = {
+      sid: t.sid, ssid: t.ssid, page, access,
+      gens: this.regGeneration + this.config.generation + this.tlb.generation,
+      outcome: r.outcome as 'translated' | 'bypass', delta: r.pa - t.addr, detail: r.detail,
+    };
   }
 
   private translateInner(t: Transaction): TxnResult {
@@ -946,6 +1022,31 @@ export class Smmu {
     if (record) return { outcome: 'fault', event: ev, detail: what };
     return { outcome: 'abort', detail: `${what}; not recorded (${f.stage === 2 ? 'STE.S2R=0' : 'CD.R=0'})${abort ? '' : '; RAZ/WI (CD.A=0)'}` };
   }
+}
+
+const REG_BY_NAME = new Map(REGISTERS.map((d) => [d.name, d]));
+
+/** Slots of the translation memo (a power of two). */
+const MEMO_SIZE = 1024;
+
+/** A translation the memo keeps (see Smmu.memoFind). */
+export interface MemoEntry {
+  readonly sid: number;
+  readonly ssid: number | undefined;
+  /** The 4 KiB page of input addresses (address / 4096; addresses below 2^53 only, where that is exact). */
+  readonly page: number;
+  readonly access: number;
+  /** Sum of the register, configuration-cache and TLB generations when kept. */
+  readonly gens: number;
+  readonly outcome: 'translated' | 'bypass';
+  /** Output address minus input address. */
+  readonly delta: bigint;
+  readonly detail: string;
+}
+
+/** The memo's key bits for a transaction's access: write 1, instruction 2, privileged 4, no permission check 8. */
+export function accessBits(t: Pick<Transaction, 'write' | 'instr' | 'priv' | 'noPermissionCheck'>): number {
+  return (t.write ? 1 : 0) | (t.instr ? 2 : 0) | (t.priv ? 4 : 0) | (t.noPermissionCheck ? 8 : 0);
 }
 
 /** Granule by TG encoding in commands (§4.4.1), for tests. */

@@ -11,7 +11,7 @@
  * never names a variant.
  */
 import { CD_LAYOUT } from '../model/cd.js';
-import { commandByName } from '../model/commands.js';
+import { commandByName, type CommandDef } from '../model/commands.js';
 import { encode, fieldMask, type FieldDef } from '../model/fields.js';
 import { GRANULES } from '../model/granule.js';
 import { EABT } from '../model/memory.js';
@@ -161,8 +161,8 @@ export class DriverEngine implements Driver {
 
   private cmd(name: string, fields: Record<string, bigint | number> = {}): void {
     const f: Record<string, bigint> = {};
-    for (const [k, v] of Object.entries(fields)) f[k] = BigInt(v);
-    this.ctx.apply({ kind: 'cmd', line: this.ctx.line, def: commandByName(name)!, fields: f });
+    for (const k in fields) f[k] = BigInt(fields[k]!);
+    this.ctx.apply({ kind: 'cmd', line: this.ctx.line, def: commandDef(name), fields: f });
   }
 
   /**
@@ -901,6 +901,18 @@ export class DriverEngine implements Driver {
     const target = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => (args[`q${i}`] as bigint | undefined) ?? 0n);
     this.writeCd(m, ssid, target);
   }
+}
+
+/** Command definitions by the names the driver uses, looked up once. */
+const COMMAND_DEFS = new Map<string, CommandDef>();
+
+function commandDef(name: string): CommandDef {
+  let d = COMMAND_DEFS.get(name);
+  if (!d) {
+    d = commandByName(name)!;
+    COMMAND_DEFS.set(name, d);
+  }
+  return d;
 }
 
 function ctz(v: bigint): number {

@@ -11,7 +11,7 @@ import type { CachingPolicy } from '../model/caches.js';
 import { encodeCommand, type CommandName } from '../model/commands.js';
 import { formatEventDetail, type EventRecord } from '../model/events.js';
 import { hex64 } from '../model/fields.js';
-import { EABT, MemoryCapExceeded, PhysicalMemory } from '../model/memory.js';
+import { DEFAULT_CAP_PAGES, EABT, MemoryCapExceeded, PhysicalMemory } from '../model/memory.js';
 import type { Profile } from '../model/profiles.js';
 import { qFull, qIndex, qInc } from '../model/queue.js';
 import { registerByName } from '../model/registers.js';
@@ -19,8 +19,8 @@ import { Smmu, type Transaction, type TxnResult } from '../model/smmu.js';
 import { decodeSte, interpretSte, type SteVerdict } from '../model/ste.js';
 import { stePlace, type StrtabGeometry } from '../model/streamTable.js';
 import { TraceError, type DmaRow, type Expect, type MemReadRow, type OpRow, type Row } from '../trace/format.js';
-import type { DmaStreamRow, FaultRow, SteState, StreamSink } from './streams.js';
-import { SteTracker } from './steTracker.js';
+import type { DmaOutcome, DmaStreamRow, FaultRow, SteState, StreamSink } from './streams.js';
+import { SteBacklogFull, SteTracker } from './steTracker.js';
 import { equalEntries } from '../policy/usedBits.js';
 
 /** Low-level rows a driver may produce for an operation (the same kinds a trace holds). */
@@ -51,6 +51,10 @@ export interface ReplayOptions {
   readonly driver?: Driver | undefined;
   /** Cap on simulated memory, in 4 KiB pages. */
   readonly memoryCapPages?: number;
+  /** Bound on the actions of one `op` row (default MAX_OP_ACTIONS; tests use smaller ones). */
+  readonly maxOpActions?: number;
+  /** Bound on the STE-stream rows held back (default MAX_HELD_ROWS; tests use smaller ones). */
+  readonly maxHeldSteRows?: number;
   /**
    * Explains a failed `expect` check: given the case and the trace's `meta`
    * rows so far, the name of a documented reason (for example a known
@@ -110,15 +114,48 @@ export interface ReplaySummary {
 
 const DMA_SPLIT = 4096n;
 
+/** accessBits() of a DMA row's access, but for its privilege (bit 2): r, w (1), x (instruction, 2), - (no permission check, 8). */
+const DMA_ACCESS: Readonly<Record<string, number>> = { r: 0, w: 1, x: 2, '-': 8 };
+
+/** Actions one `op` row may apply (mapping 16 GiB with 4 KiB pages takes about 2^22). */
+export const MAX_OP_ACTIONS = 1 << 22;
+
+/** Where STEs live in memory: the whole linear table, or one level-2 array of a 2-level table. */
+interface StRange {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly firstSid: number;
+  /** L1 index (0 for a linear table). */
+  readonly index: number;
+}
+
+/** The stream table as the STE stream sees it, derived from the registers and, for a 2-level table, the L1 array. */
+interface Strtab {
+  readonly key: string;
+  gen: number;
+  readonly geo: StrtabGeometry;
+  linear: StRange | undefined;
+  l1Count: number;
+  l1End: bigint;
+  /** Level-2 arrays by L1 index, and by the 64 KiB region of memory they lie in. */
+  readonly byIndex: Map<number, StRange>;
+  readonly byRegion: Map<number, StRange[]>;
+}
+
+/** The 64 KiB region of an address (a level-2 array never crosses one). */
+function region(addr: bigint): number {
+  return Number(addr >> 16n);
+}
+
 export class Replay {
   readonly smmu: Smmu;
   private line = 0;
   private readonly tracker: SteTracker;
   private readonly summary: ReplaySummary;
-  private strtab: { key: string; geo: StrtabGeometry; ranges: { start: bigint; end: bigint; firstSid: number }[]; l1End: bigint } | undefined;
+  private strtab: Strtab | undefined;
 
   constructor(private readonly opts: ReplayOptions, private readonly sink: StreamSink) {
-    const memory = new PhysicalMemory(opts.memoryCapPages ?? 1 << 20);
+    const memory = new PhysicalMemory(opts.memoryCapPages ?? DEFAULT_CAP_PAGES);
     this.summary = {
       trace: opts.file, variant: opts.variant, profile: opts.profile.name, caching: opts.caching, meta: {},
       rows: { ste: 0, faults: 0, dma: 0 }, ste: { store: 0, cfgi: 0, fetch: 0 },
@@ -128,7 +165,7 @@ export class Replay {
       this.summary.rows.ste++;
       this.summary.ste[r.action]++;
       this.sink.ste(r);
-    });
+    }, opts.maxHeldSteRows);
     this.smmu = new Smmu(opts.profile, {
       memory,
       caching: opts.caching,
@@ -167,7 +204,7 @@ export class Replay {
       }
       this.action(row);
     } catch (e) {
-      if (e instanceof MemoryCapExceeded) throw new TraceError(this.opts.file, row.line, e.message);
+      if (e instanceof MemoryCapExceeded || e instanceof SteBacklogFull) throw new TraceError(this.opts.file, row.line, e.message);
       throw e;
     }
   }
@@ -175,7 +212,23 @@ export class Replay {
   /** End of trace: flush waiting STE rows and return the summary. */
   finish(): ReplaySummary {
     this.tracker.finish((sid) => this.entryOf(sid));
+    this.flushDmaCounts();
     return this.summary;
+  }
+
+  // DMA outcomes are counted in a fixed-shape object (a keyed update of summary.dma per transaction
+  // costs more than the rest of a memoised DMA) and copied into summary.dma, in the order each outcome
+  // first occurred, when the summary is read.
+  private readonly dmaCounts: Record<DmaOutcome, number> = { translated: 0, bypass: 0, abort: 0, fault: 0, unsupported: 0 };
+  private readonly dmaOrder: DmaOutcome[] = [];
+
+  private countDma(outcome: DmaOutcome): void {
+    this.summary.rows.dma++;
+    if (this.dmaCounts[outcome]++ === 0) this.dmaOrder.push(outcome);
+  }
+
+  private flushDmaCounts(): void {
+    for (const o of this.dmaOrder) this.summary.dma[o] = this.dmaCounts[o];
   }
 
   private op(row: OpRow): void {
@@ -183,10 +236,18 @@ export class Replay {
     if (!driver) {
       throw new TraceError(this.opts.file, row.line, `'op' rows are driver operations and need a driver-policy variant (--variant); variant '${this.opts.variant}' has no driver`);
     }
+    let actions = 0;
+    const maxActions = this.opts.maxOpActions ?? MAX_OP_ACTIONS;
     const ctx: DriverContext = {
       smmu: this.smmu,
       line: row.line,
-      apply: (a) => this.action({ ...a, line: row.line } as Action),
+      apply: (a) => {
+        // Every loop of a driver operation applies an action per iteration: this bounds them all.
+        if (++actions > maxActions) {
+          throw new TraceError(this.opts.file, row.line, `'${row.name}' would take more than ${maxActions} register, memory and command actions (a size far beyond what a driver maps at once?); refused`);
+        }
+        this.action({ ...a, line: row.line } as Action);
+      },
       driverFault: (type, detail, sid) => this.fault({ source: 'driver', type, sid, ssid: undefined, addr: undefined, detail }),
       hazard: (type, detail, sid) => {
         this.summary.hazards++;
@@ -248,7 +309,13 @@ export class Replay {
   }
 
   private dma(row: DmaRow): void {
-    // Split at 4 KiB boundaries, as a PCIe requester must not cross them.
+    // Split at 4 KiB boundaries, as a PCIe requester must not cross them.  (Most transactions do not
+    // cross one: found without BigInt arithmetic when the address is below 2^53, where Number() is exact.)
+    const n = Number(row.addr);
+    if (n < 9007199254740992 && (n % 4096) + row.size <= 4096) {
+      this.dmaPiece(row, row.addr, row.size);
+      return;
+    }
     let addr = row.addr;
     const end = row.addr + BigInt(row.size);
     while (addr < end) {
@@ -260,10 +327,22 @@ export class Replay {
   }
 
   private dmaPiece(row: DmaRow, addr: bigint, size: number): void {
+    // The common case, a DMA the SMMU's translation memo answers (a TLB hit or a bypass) with nothing
+    // to store and nothing to check: the same row as below, without the intermediate objects.
+    if (row.data === undefined && row.expect === undefined) {
+      const m = this.smmu.memoFind(row.sid, row.ssid, addr, DMA_ACCESS[row.access]! | (row.priv ? 4 : 0));
+      if (m) {
+        this.countDma(m.outcome);
+        this.sink.dma({
+          line: this.line, sid: row.sid, ssid: row.ssid, addr, access: row.access, outcome: m.outcome, pa: addr + m.delta,
+          detail: this.changedSinceCached.size === 0 ? m.detail : m.detail + this.staleNote(row.sid),
+        });
+        return;
+      }
+    }
     const t: Transaction = {
       sid: row.sid, ssid: row.ssid, addr,
-      write: row.access === 'w', instr: row.access === 'x', priv: row.priv,
-      ...(row.access === '-' ? { noPermissionCheck: true } : {}),
+      write: row.access === 'w', instr: row.access === 'x', priv: row.priv, noPermissionCheck: row.access === '-',
     };
     const r = this.smmu.translate(t);
     const pa = r.outcome === 'translated' || r.outcome === 'bypass' ? r.pa : undefined;
@@ -277,8 +356,7 @@ export class Replay {
       line: this.line, sid: row.sid, ssid: row.ssid, addr, access: row.access, outcome: r.outcome, pa,
       detail: r.detail + this.staleNote(row.sid),
     };
-    this.summary.rows.dma++;
-    this.summary.dma[r.outcome] = (this.summary.dma[r.outcome] ?? 0) + 1;
+    this.countDma(r.outcome);
     this.sink.dma(out);
     if (row.expect) this.check(row, addr, r, row.expect);
   }
@@ -359,40 +437,62 @@ export class Replay {
   // -------------------------------------------------------------------------
   // Stream-table stores, for the STE stream.
 
-  private geometry(): { geo: StrtabGeometry; ranges: { start: bigint; end: bigint; firstSid: number }[]; l1End: bigint } {
+  private geometry(): Strtab {
+    // The geometry follows STRTAB_BASE/STRTAB_BASE_CFG: unchanged while no register has been written.
+    const gen = this.smmu.registerGeneration;
+    if (this.strtab && this.strtab.gen === gen) return this.strtab;
     const geo = this.smmu.streamTable();
     const key = `${geo.base}|${geo.twoLevel}|${geo.split}|${geo.log2size}|${geo.sidLimit}`;
-    if (this.strtab && this.strtab.key === key) return this.strtab;
-    let ranges: { start: bigint; end: bigint; firstSid: number }[] = [];
-    let l1End = geo.base;
-    if (!geo.twoLevel) {
-      ranges = [{ start: geo.base, end: geo.base + BigInt(geo.sidLimit) * 64n, firstSid: 0 }];
-    } else {
-      const count = Math.min(Math.ceil(geo.sidLimit / 2 ** geo.split), 1 << 16);
-      l1End = geo.base + BigInt(count) * 8n;
-      for (let i = 0; i < count; i++) {
-        const d = this.smmu.memory.read(geo.base + BigInt(i) * 8n, 8);
-        if (d === EABT || d === 0n) continue;
-        const loc = stePlace(d, i * 2 ** geo.split, geo.split, i);
-        if (loc.kind !== 'ok') continue;
-        const span = Number(d & 0x1fn);
-        ranges.push({ start: loc.addr, end: loc.addr + (64n << BigInt(span - 1)), firstSid: i * 2 ** geo.split });
-      }
+    if (this.strtab && this.strtab.key === key) {
+      this.strtab.gen = gen;
+      return this.strtab;
     }
-    this.strtab = { key, geo, ranges, l1End };
-    return this.strtab;
+    const st: Strtab = { key, gen, geo, linear: undefined, l1Count: 0, l1End: geo.base, byIndex: new Map(), byRegion: new Map() };
+    if (!geo.twoLevel) {
+      st.linear = { start: geo.base, end: geo.base + BigInt(geo.sidLimit) * 64n, firstSid: 0, index: 0 };
+    } else {
+      // At most 2^(SIDSIZE - SPLIT) L1 descriptors (SIDSIZE <= 16 in both profiles; never more than 2^16).
+      st.l1Count = Math.min(Math.ceil(geo.sidLimit / 2 ** geo.split), 1 << 16);
+      st.l1End = geo.base + BigInt(st.l1Count) * 8n;
+      for (let i = 0; i < st.l1Count; i++) this.placeL2(st, i);
+    }
+    this.strtab = st;
+    return st;
+  }
+
+  /** (Re)read L1STD `i` of a 2-level table and index the level-2 array it points at. */
+  private placeL2(st: Strtab, i: number): void {
+    const old = st.byIndex.get(i);
+    if (old) {
+      const list = st.byRegion.get(region(old.start))!;
+      list.splice(list.indexOf(old), 1);
+      if (list.length === 0) st.byRegion.delete(region(old.start));
+      st.byIndex.delete(i);
+    }
+    const geo = st.geo;
+    const d = this.smmu.memory.read(geo.base + BigInt(i) * 8n, 8);
+    if (d === EABT || d === 0n) return;
+    const loc = stePlace(d, i * 2 ** geo.split, geo.split, i);
+    if (loc.kind !== 'ok') return;
+    const span = Number(d & 0x1fn);
+    // A level-2 array is aligned to its size, at most 64 << 10 bytes: it lies in one 64 KiB region.
+    const r: StRange = { start: loc.addr, end: loc.addr + (64n << BigInt(span - 1)), firstSid: i * 2 ** geo.split, index: i };
+    st.byIndex.set(i, r);
+    let list = st.byRegion.get(region(r.start));
+    if (!list) st.byRegion.set(region(r.start), (list = []));
+    // Kept in L1 index order: where level-2 arrays overlap, the lowest index's StreamID is the one reported.
+    let at = list.length;
+    while (at > 0 && list[at - 1]!.index > i) at--;
+    list.splice(at, 0, r);
   }
 
   /** StreamID and doubleword of a stream-table byte address, if the address is in the table. */
   private steAt(addr: bigint): { sid: number; qword: number } | undefined {
-    const { ranges } = this.geometry();
-    for (const r of ranges) {
-      if (addr >= r.start && addr < r.end) {
-        const off = addr - r.start;
-        return { sid: r.firstSid + Number(off / 64n), qword: Number((off % 64n) / 8n) };
-      }
-    }
-    return undefined;
+    const st = this.geometry();
+    const r = st.linear ?? st.byRegion.get(region(addr))?.find((x) => addr >= x.start && addr < x.end);
+    if (!r || addr < r.start || addr >= r.end) return undefined;
+    const off = addr - r.start;
+    return { sid: r.firstSid + Number(off / 64n), qword: Number((off % 64n) / 8n) };
   }
 
   private entryAddr(sid: number): bigint | undefined {
@@ -439,9 +539,13 @@ export class Replay {
       for (const q of s.qwords) this.tracker.store(this.line, s.sid, q, after[q]!, s.before, after, observed);
       this.changedSinceCached.add(s.sid);
     }
-    // A write into a 2-level table's L1 array changes where STEs live.
+    // A write into a 2-level table's L1 array changes where STEs live: re-read the descriptors it touched.
     const st = this.strtab;
-    if (st && st.geo.twoLevel && addr < st.l1End && addr + BigInt(size) > st.geo.base) this.strtab = undefined;
+    if (st && st.geo.twoLevel && addr < st.l1End && addr + BigInt(size) > st.geo.base) {
+      const first = addr < st.geo.base ? 0 : Number((addr - st.geo.base) / 8n);
+      const last = Math.min(st.l1Count - 1, Number((addr + BigInt(size) - 1n - st.geo.base) / 8n));
+      for (let i = first; i <= last; i++) this.placeL2(st, i);
+    }
   }
 
   private onCfgi(name: CommandName, first: number, count: number): void {

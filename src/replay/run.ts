@@ -7,7 +7,7 @@ import { createGunzip } from 'node:zlib';
 import type { CachingPolicy } from '../model/caches.js';
 import { DEFAULT_PROFILE, PROFILES, profileByName, type Profile } from '../model/profiles.js';
 import { TraceError } from '../trace/format.js';
-import { readTrace } from '../trace/parse.js';
+import { readTraceBatchesAuto, type ParseThread } from '../trace/parallel.js';
 import { Replay, type Driver, type ReplayOptions, type ReplaySummary } from './engine.js';
 import type { StreamSink } from './streams.js';
 
@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly onProgress?: (rows: number) => void;
   /** Explains failed `expect` checks (see ReplayOptions.explain). */
   readonly explain?: ReplayOptions['explain'];
+  /** Parse on a worker thread while this one replays: 'auto' (the default) for large files; same rows either way. */
+  readonly parseThread?: ParseThread;
 }
 
 export interface RunResult {
@@ -42,9 +44,15 @@ export async function runTrace(path: string, o: RunOptions, sinkFor: (variant: s
     driver: v.makeDriver?.(name), explain: o.explain, ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
   }, sinkFor(v.name)));
   let n = 0;
-  for await (const row of readTrace(path, { displayName: name })) {
-    for (const r of replays) r.apply(row);
-    if (o.onProgress && ++n % 65536 === 0) o.onProgress(n);
+  let nextProgress = 65536;
+  for await (const batch of readTraceBatchesAuto(path, { displayName: name }, o.parseThread ?? 'auto')) {
+    // Row by row, every variant: the first error in file order is the one reported.
+    for (const row of batch) for (const r of replays) r.apply(row);
+    n += batch.length;
+    if (o.onProgress && n >= nextProgress) {
+      o.onProgress(n);
+      nextProgress = n + 65536;
+    }
   }
   return replays.map((r, i) => ({ variant: o.variants[i]!.name, summary: r.finish() }));
 }

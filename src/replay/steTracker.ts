@@ -50,6 +50,23 @@ export function steSummary(q: readonly bigint[]): string {
   return parts.join(' ');
 }
 
+/**
+ * Rows the tracker may hold back at once.  A store row waits for the next
+ * invalidation of its StreamID, and every row after it waits too (rows
+ * leave in order); a trace that stores STEs and never invalidates them would
+ * hold its whole STE stream.  About 300 bytes a row: this bound keeps that
+ * below a few hundred MB and is far above what a real trace holds (tens).
+ */
+export const MAX_HELD_ROWS = 1_000_000;
+
+/** The reorder buffer is full: the oldest waiting store is `line`, to StreamID `sid`. */
+export class SteBacklogFull extends Error {
+  constructor(readonly line: number, readonly sid: number, limit: number) {
+    super(`more than ${limit} rows of the STE stream are waiting for an invalidation: the store at line ${line} to the STE of StreamID 0x${sid.toString(16)} has had no CFGI covering it since, and the rows after it cannot be written before it`);
+    this.name = 'SteBacklogFull';
+  }
+}
+
 export class SteTracker {
   private readonly sids = new Map<number, SidState>();
   private readonly queue: Slot[] = [];
@@ -57,7 +74,7 @@ export class SteTracker {
   /** Largest number of rows held back at once (reported by benchmarks). */
   maxHeld = 0;
 
-  constructor(private readonly emit: (r: SteRow) => void) {}
+  constructor(private readonly emit: (r: SteRow) => void, private readonly limit = MAX_HELD_ROWS) {}
 
   get trackedSids(): IterableIterator<number> {
     return this.sids.keys();
@@ -117,6 +134,10 @@ export class SteTracker {
     this.drain();
     const held = this.queue.length - this.head;
     if (held > this.maxHeld) this.maxHeld = held;
+    if (held > this.limit) {
+      const p = this.queue[this.head]!.pending!;
+      throw new SteBacklogFull(p.line, p.sid, this.limit);
+    }
   }
 
   private drain(): void {

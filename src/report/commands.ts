@@ -2,21 +2,24 @@
  * The `replay` and `check` commands: replay traces under their variants and
  * either write/print the streams or compare them with golden files.
  */
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
-import { explainCheck } from '../oracle/deviations.js';
-import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { profileFor, runTrace, scanTrace, type VariantRunSpec } from '../replay/run.js';
+import { profileFor, scanTrace, type VariantRunSpec } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import { TextStreams } from './csv.js';
 import { formatResult, type CaseResult, type Finding, type OutputFormat, type RunResult } from './format.js';
-import { goldenPath, readGolden, traceStem, writeAtomically, type PlannedWrite } from './golden.js';
+import { diffFiles, goldenPath, PartialWriteError, traceStem, writeAtomically, type PlannedWrite } from './golden.js';
+import {
+  replaySpooledFile, replayTraceFile, runJobs, type TraceJob, type TraceJobOptions, type TraceResult,
+} from './jobs.js';
+import { forEachBlock, SpoolDir, type SpoolFiles, type StreamTexts } from './spool.js';
 import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, paint, progress, useColour, type Io } from './io.js';
-import { diffStream, renderDiff, rowDelta, type StreamDiff } from './streamDiff.js';
+import { renderDiff, rowDelta, type StreamDiff } from './streamDiff.js';
 
 export interface ReplayRunOptions {
   readonly traces: readonly string[];
@@ -25,56 +28,63 @@ export interface ReplayRunOptions {
   readonly profile: Profile | undefined;
   readonly caching: CachingPolicy;
   readonly memoryCapPages?: number;
+  /** Traces replayed at once, each in a worker thread; 1 (the default) replays them one by one in this thread. */
+  readonly jobs?: number;
+  /** The --variant-file files the command loaded (worker threads load them too). */
+  readonly variantFiles?: readonly string[];
 }
 
-interface TraceOutput {
+interface TraceOutput<S extends StreamTexts = StreamTexts> {
   readonly trace: string;
   readonly stem: string;
-  readonly results: { variant: string; summary: ReplaySummary; streams: TextStreams }[];
+  readonly results: { variant: string; summary: ReplaySummary; streams: S }[];
 }
 
 /**
- * Replay one trace under variants (one parse feeds them all), collecting each
- * variant's streams as text.  Throws TraceError on bad input.
+ * Replay one trace under the given variants (one parse feeds them all),
+ * collecting each variant's streams as text in memory (compare, report).
+ * Throws TraceError on bad input.
  */
 export async function replayToText(abs: string, display: string, variants: readonly VariantRunSpec[],
-  o: { profile: Profile; caching: CachingPolicy; memoryCapPages?: number; onProgress?: (rows: number) => void }): Promise<TraceOutput['results']> {
-  const sinks = new Map<string, TextStreams>();
-  const results = await runTrace(abs, {
-    profile: o.profile, caching: o.caching, variants, displayName: display, explain: explainCheck,
-    ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
-    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-  }, (v) => {
-    const s = new TextStreams();
-    sinks.set(v, s);
-    return s;
-  });
-  return results.map((r) => ({ ...r, streams: sinks.get(r.variant)! }));
+  o: { profile: Profile; caching: CachingPolicy; memoryCapPages?: number; onProgress?: (rows: number) => void }): Promise<TraceOutput<TextStreams>['results']> {
+  return replayTraceFile(abs, display, { ...o, variants: variants.map((v) => v.name) }, () => new TextStreams(), (k) => k, () => undefined, variants);
 }
 
-/** Replay every trace (in the given order), collecting the streams as text. Throws TraceError on bad input. */
-export async function replayAll(o: ReplayRunOptions, io: Io, showProgress = true): Promise<TraceOutput[]> {
-  const out: TraceOutput[] = [];
-  const prog = showProgress ? progress(io) : undefined;
-  for (const t of o.traces) {
-    const abs = resolve(io.cwd, t);
-    const display = relative(io.cwd, abs) || t;
-    try {
-      if (statSync(abs).isDirectory()) throw new Error(`${display}: is a directory, not a trace`);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') throw new Error(`${display}: no such file`);
-      throw e;
-    }
-    const decl = await scanTrace(abs);
-    const variants = chooseVariants(o.variants, decl.hasOps);
-    if (typeof variants === 'string') throw new Error(`${display}: ${variants}`);
-    const results = await replayToText(abs, display, variants, {
-      ...o, profile: profileFor(decl, display, o.profile), ...(prog ? { onProgress: (n: number) => prog(`${display}: ${n} rows`) } : {}),
+function traceJob(t: string, io: Io): TraceJob {
+  const abs = resolve(io.cwd, t);
+  return { abs, display: relative(io.cwd, abs) || t };
+}
+
+function jobOptions(o: ReplayRunOptions, display: string, prog: ((msg: string) => void) | undefined): TraceJobOptions {
+  return {
+    variants: o.variants, profile: o.profile, caching: o.caching,
+    ...(o.memoryCapPages !== undefined ? { memoryCapPages: o.memoryCapPages } : {}),
+    ...(prog ? { onProgress: (n: number) => prog(`${display}: ${n} rows`) } : {}),
+  };
+}
+
+/**
+ * Replay every trace with the streams spooled to files under `spool` (flat
+ * memory however long the traces); with `jobs` > 1 in worker threads.
+ * Results are in the given order.  Throws TraceError on bad input.
+ */
+export async function replaySpooled(o: ReplayRunOptions, io: Io, spool: SpoolDir, showProgress = true): Promise<TraceOutput<SpoolFiles>[]> {
+  const jobs = o.traces.map((t) => traceJob(t, io));
+  let results: TraceResult<SpoolFiles>[][];
+  if ((o.jobs ?? 1) > 1 && jobs.length > 1) {
+    results = await runJobs(jobs, o.jobs!, {
+      spoolDir: spool.path, variants: o.variants, variantFiles: (o.variantFiles ?? []).map((f) => resolve(io.cwd, f)), cwd: io.cwd,
+      profile: o.profile?.name, caching: o.caching, memoryCapPages: o.memoryCapPages,
     });
-    if (prog) prog('');
-    out.push({ trace: display, stem: traceStem(t), results });
+  } else {
+    results = [];
+    const prog = showProgress ? progress(io) : undefined;
+    for (const job of jobs) {
+      results.push(await replaySpooledFile(job, jobOptions(o, job.display, prog), spool));
+      if (prog) prog('');
+    }
   }
-  return out;
+  return results.map((r, i) => ({ trace: jobs[i]!.display, stem: traceStem(o.traces[i]!), results: r }));
 }
 
 /** Report located input errors as `file:line: problem` and exit code 2. */
@@ -104,9 +114,18 @@ export interface ReplayCommandOptions extends ReplayRunOptions {
 }
 
 export async function replayCommand(o: ReplayCommandOptions, io: Io): Promise<number> {
-  let outputs: TraceOutput[];
+  const spool = new SpoolDir();
   try {
-    outputs = await replayAll(o, io);
+    return await replayCommandIn(o, io, spool);
+  } finally {
+    spool.remove();
+  }
+}
+
+async function replayCommandIn(o: ReplayCommandOptions, io: Io, spool: SpoolDir): Promise<number> {
+  let outputs: TraceOutput<SpoolFiles>[];
+  try {
+    outputs = await replaySpooled(o, io, spool);
   } catch (e) {
     return reportError(e, io);
   }
@@ -116,7 +135,7 @@ export async function replayCommand(o: ReplayCommandOptions, io: Io): Promise<nu
     const files: PlannedWrite[] = [];
     for (const t of outputs) {
       for (const r of t.results) {
-        for (const s of STREAMS) files.push({ path: join(resolve(io.cwd, o.out), t.stem, `${r.variant}.${s}.csv`), text: r.streams.get(s) });
+        for (const s of STREAMS) files.push({ path: join(resolve(io.cwd, o.out), t.stem, `${r.variant}.${s}.csv`), from: r.streams.path(s) });
       }
     }
     try {
@@ -142,7 +161,8 @@ export async function replayCommand(o: ReplayCommandOptions, io: Io): Promise<nu
         if (cl) io.stdout(`   ${cl}\n`);
         if (!o.out) {
           for (const st of STREAMS) {
-            io.stdout(`-- ${st}\n${r.streams.get(st)}`);
+            io.stdout(`-- ${st}\n`);
+            printFile(r.streams.path(st), io);
           }
         }
       }
@@ -150,6 +170,14 @@ export async function replayCommand(o: ReplayCommandOptions, io: Io): Promise<nu
     if (o.out) io.stdout(`wrote streams under ${o.out}\n`);
   }
   return mismatched > 0 ? EXIT_DIFF : EXIT_SAME;
+}
+
+/** Copy a spooled stream to stdout in blocks (a multi-byte character may straddle two blocks). */
+function printFile(path: string, io: Io): void {
+  const dec = new StringDecoder('utf8');
+  forEachBlock(path, (b) => io.stdout(dec.write(b)));
+  const rest = dec.end();
+  if (rest) io.stdout(rest);
 }
 
 function fmtCounts(m: Record<string, number>): string {
@@ -162,8 +190,8 @@ export interface CheckCommandOptions extends Omit<ReplayRunOptions, 'traces'> {
   readonly goldenDir: string;
   readonly update: boolean;
   readonly format?: OutputFormat;
-  /** --variant-file arguments, repeated in reproduce commands. */
-  readonly variantFiles?: readonly string[];
+  /** Check only this shard of the traces (CI spread over machines). */
+  readonly shard?: Shard;
 }
 
 /** Traces under a directory: *.csv and *.csv.gz at its top level, sorted by name. */
@@ -220,37 +248,73 @@ function checkResult(outputs: readonly TraceOutput[], mismatches: ReadonlyMap<st
   };
 }
 
+/** A shard of a trace list: the traces at positions i-1, i-1+n, i-1+2n ... (1 <= i <= n). */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Parse `i/n` (as Jest's --shard writes it). */
+export function parseShard(text: string): Shard | string {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) return `--shard takes i/n (for example 2/3), not '${text}'`;
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index < 1 || index > count) return `--shard ${text}: i must be between 1 and n`;
+  return { index, count };
+}
+
+/** The traces of a shard: every n-th of the (sorted) list, so shards are disjoint and together cover it. */
+export function shardOf<T>(items: readonly T[], s: Shard | undefined): T[] {
+  return s ? items.filter((_t, i) => i % s.count === s.index - 1) : [...items];
+}
+
 export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<number> {
   const format = o.format ?? 'text';
   if (o.update && format !== 'text') {
     io.stderr(`smmu-replay: --update writes golden files; --format ${format} applies to comparisons\n`);
     return EXIT_ERROR;
   }
-  const traces = o.traces.length ? o.traces : bundledTraces(resolve(io.cwd, o.tracesDir));
-  if (traces.length === 0) {
+  const all = o.traces.length ? o.traces : bundledTraces(resolve(io.cwd, o.tracesDir));
+  if (all.length === 0) {
     io.stderr(`smmu-replay: no traces to check (none given and none under ${o.tracesDir}/)\n`);
     return EXIT_ERROR;
   }
-  let outputs: TraceOutput[];
+  const traces = shardOf(all, o.shard);
+  const spool = new SpoolDir();
   try {
-    outputs = await replayAll({ ...o, traces }, io, format === 'text');
+    return await checkIn({ ...o, traces }, all.length, io, spool, format);
+  } finally {
+    spool.remove();
+  }
+}
+
+async function checkIn(o: CheckCommandOptions, total: number, io: Io, spool: SpoolDir, format: OutputFormat): Promise<number> {
+  let outputs: TraceOutput<SpoolFiles>[];
+  try {
+    outputs = await replaySpooled(o, io, spool, format === 'text');
   } catch (e) {
     return reportError(e, io);
   }
   const goldenDir = resolve(io.cwd, o.goldenDir);
   const colour = format === 'text' && useColour(io);
+  const shardNote = o.shard ? ` (shard ${o.shard.index}/${o.shard.count} of ${total})` : '';
   if (o.update) {
     const files: PlannedWrite[] = [];
     for (const t of outputs) for (const r of t.results) for (const s of STREAMS) {
-      files.push({ path: goldenPath(goldenDir, t.stem, r.variant, s), text: r.streams.get(s) });
+      files.push({ path: goldenPath(goldenDir, t.stem, r.variant, s), from: r.streams.path(s) });
     }
     let changed: string[];
     try {
       changed = writeAtomically(files, (p) => io.stdout(`updated ${relative(io.cwd, p)}\n`));
     } catch (e) {
+      if (e instanceof PartialWriteError) {
+        io.stdout(`stopped by an error after writing ${e.written.length} of ${e.planned} changed golden files (listed above); the others are unchanged\n`);
+        return reportError(e.cause, io);
+      }
       return reportError(e, io);
     }
-    io.stdout(`${changed.length} golden file${changed.length === 1 ? '' : 's'} changed, ${files.length - changed.length} unchanged\n`);
+    io.stdout(`${changed.length} golden file${changed.length === 1 ? '' : 's'} changed, ${files.length - changed.length} unchanged${shardNote}\n`);
     return EXIT_SAME;
   }
   let differences = 0;
@@ -264,14 +328,12 @@ export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<numb
         compared++;
         const path = goldenPath(goldenDir, t.stem, r.variant, s);
         const rel = relative(io.cwd, path);
-        const golden = readGolden(path);
-        const actual = r.streams.get(s);
-        if (golden === undefined) {
+        if (!existsSync(path)) {
           found.push({ stream: s, golden: rel, diff: undefined });
           text += paint(colour, 'red', `MISSING ${t.trace} [${r.variant}] ${s}: no golden file ${rel} (run with --update after reviewing the output)`) + '\n';
           continue;
         }
-        const d = diffStream({ label: 'golden', file: `a/${rel}`, text: golden }, { label: 'actual', file: `b/${rel}`, text: actual });
+        const d = diffFiles(rel, path, r.streams.path(s));
         if (!d) continue;
         found.push({ stream: s, golden: rel, diff: d });
         text += paint(colour, 'red', `DIFF ${t.trace} [${r.variant}] ${s} (golden ${rel})`) + '\n';
@@ -284,7 +346,7 @@ export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<numb
   }
   if (format === 'text') {
     io.stdout(text);
-    io.stdout(`${outputs.length} trace${outputs.length === 1 ? '' : 's'}, ${compared} stream${compared === 1 ? '' : 's'} compared, ${differences} difference${differences === 1 ? '' : 's'}\n`);
+    io.stdout(`${outputs.length} trace${outputs.length === 1 ? '' : 's'}, ${compared} stream${compared === 1 ? '' : 's'} compared, ${differences} difference${differences === 1 ? '' : 's'}${shardNote}\n`);
   } else {
     io.stdout(formatResult(checkResult(outputs, mismatches, o), format));
   }

@@ -13,11 +13,13 @@ export const HEADERS: Readonly<Record<StreamName, string>> = {
   dma: 'line,sid,ssid,addr,access,outcome,pa,detail',
 };
 
-function cell(s: string): string {
+/** A CSV cell: quoted when it holds a comma, a quote or a line end. */
+export function cell(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function id(v: number | undefined): string {
+/** A StreamID or SubstreamID cell: lower-case hex with 0x, empty when absent. */
+export function id(v: number | undefined): string {
   return v === undefined ? '' : '0x' + v.toString(16);
 }
 

@@ -43,6 +43,8 @@ export interface StreamDiff {
   readonly firstLine: number | undefined;
   /** The `---`/`+++` header lines. */
   readonly header: string;
+  /** A line after the hunks saying what the diff leaves out (files too large to diff whole). */
+  readonly note?: string;
 }
 
 /** The STE rows of a side: given, or parsed when the text is an STE stream. */
@@ -102,6 +104,7 @@ export function renderDiff(d: StreamDiff, colour: boolean): string {
     out += paintDiff(colour, [h.header, ...h.lines].join('\n') + '\n');
     for (const l of hunkFieldLines(d, h)) out += paint(colour, 'dim', l) + '\n';
   }
+  if (d.note) out += d.note + '\n';
   return out;
 }
 

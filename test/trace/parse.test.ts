@@ -186,8 +186,9 @@ describe('files', () => {
     const e = await collectError(file('bin.csv', Buffer.from([0x6d, 0x65, 0x74, 0x61, 0x2c, 0x01, 0x02, 0x2c, 0x33, 0x0a])));
     expect(e.message).toMatch(/bin\.csv:1:2: binary or non-UTF-8 data/);
   });
-  it('an empty file is an empty trace; a missing file is an error naming it', async () => {
-    expect(await collect(file('empty.csv', ''))).toEqual([]);
+  it('an empty file, or one of comments only, is an error (a failed capture); a missing file is an error naming it', async () => {
+    expect((await collectError(file('empty.csv', ''))).message).toMatch(/empty\.csv:1: the file is empty: a trace needs at least one row$/);
+    expect((await collectError(file('comments.csv', '# only\n\n'))).message).toMatch(/comments\.csv:1: the trace has no rows \(only comments and blank lines\)$/);
     const e = await collectError(join(dir, 'nope.csv'));
     expect(e.message).toMatch(/nope\.csv: no such file/);
   });
