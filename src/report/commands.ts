@@ -8,7 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { profileFor, scanTrace, type VariantRunSpec } from '../replay/run.js';
+import { type VariantRunSpec } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import { TextStreams } from './csv.js';
