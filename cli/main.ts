@@ -8,9 +8,6 @@ import yargs, { type Argv } from 'yargs';
 import { PROFILES, profileByName } from '../src/model/profiles.js';
 import type { CachingPolicy } from '../src/model/caches.js';
 import { checkCommand, parseShard, replayCommand, reportError } from '../src/report/commands.js';
-import { compareCommand } from '../src/report/compare.js';
-import { reportCommand } from '../src/report/html.js';
-import { minimizeCommand } from '../src/report/minimize.js';
 import { STREAMS, type StreamName } from '../src/replay/streams.js';
 import { loadVariantFile, unloadVariant, registeredVariants } from '../src/policy/registry.js';
 import { decodeText, DECODE_KINDS, type DecodeKind } from '../src/report/decode.js';
@@ -18,8 +15,6 @@ import { encodeText, ENCODE_KINDS, type EncodeKind } from '../src/report/encode.
 import { OUTPUT_FORMATS, type OutputFormat } from '../src/report/format.js';
 import { EXIT_ERROR, type Io } from '../src/report/io.js';
 import { parseNumber } from '../src/trace/parse.js';
-import { importCommand } from '../src/trace/importers/command.js';
-import { oracleCommand } from '../src/oracle/qemu.js';
 import { QEMU_VERSIONS, type QemuVersion } from '../src/oracle/machine.js';
 import type { GranuleName } from '../src/model/granule.js';
 
@@ -116,7 +111,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .positional('variantA', { type: 'string' })
       .positional('variantB', { type: 'string' })
       .option('semantic', { type: 'boolean', default: false, describe: 'compare STEs only on the bits each entry uses (the used-bits rule); the raw diff is shown too' }),
-    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => compareCommand({
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], async () => (await import('../src/report/compare.js')).compareCommand({
       trace: a.trace!, a: a.variantA!, b: a.variantB!, semantic: a.semantic, format: a.format as OutputFormat, variantFiles: a['variant-file'] ?? [],
       profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
@@ -125,7 +120,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .positional('trace', { type: 'string', describe: 'a trace file' })
       .option('variants', { type: 'string', array: true, describe: 'variants to show, comma-separated, the first is the baseline (default: all, or hw for a trace without op rows)' })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'the HTML file to write' }),
-    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => reportCommand({
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], async () => (await import('../src/report/html.js')).reportCommand({
       trace: a.trace!, variants: a.variants ?? a.variant, out: a.out,
       profile: askedProfile(a.profile), caching: a.caching as CachingPolicy,
       ...(a['memory-cap'] !== undefined ? { memoryCapPages: capPages(a['memory-cap'])! } : {}),
@@ -142,7 +137,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         if (!a.variant || a.variant.length !== 1 || String(a.variant[0]).includes(',')) throw new Error('minimize needs exactly one --variant (the failing one)');
         return true;
       }),
-    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => minimizeCommand({
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], async () => (await import('../src/report/minimize.js')).minimizeCommand({
       trace: a.trace!, variant: String(a.variant![0]), against: a.against, golden: a.golden, goldenDir: a['golden-dir'],
       stream: a.stream as StreamName | undefined, out: a.out, maxTests: a['max-tests'],
       profile: askedProfile(a.profile), caching: a.caching as CachingPolicy, variantFiles: a['variant-file'] ?? [],
@@ -212,7 +207,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .positional('capture', { type: 'string', describe: 'the capture directory (trace.log[.gz], snapshots.json, mem-<snapshot>.txt[.gz] or the RAM images)' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'the trace to write: .csv, or .csv.gz to compress it (written only if the whole import succeeds)' })
       .option('qemu-version', { type: 'string', describe: "QEMU's version, major.minor (default: the capture's qemu-version.txt)" }),
-    (a) => failed ? undefined : set(importCommand({ format: 'qemu-log', capture: a.capture!, output: a.output, qemuVersion: a['qemu-version'] }, io)))
+    (a) => failed ? undefined : set((async () => (await import('../src/trace/importers/command.js')).importCommand({ format: 'qemu-log', capture: a.capture!, output: a.output, qemuVersion: a['qemu-version'] }, io))()))
     .command('oracle <oracle> [trace..]', 'oracle qemu: replay traces in QEMU\'s SMMUv3 (through qtest) and in the model under the matching profile, and compare every DMA and register read', (y) => formatOption(y)
       .positional('oracle', { type: 'string', choices: ['qemu'], describe: 'the emulator to cross-check against' })
       .positional('trace', { type: 'string', array: true, describe: 'trace files; default: every trace under traces/ that fits QEMU\'s address map' })
@@ -224,7 +219,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       .option('traces-dir', { type: 'string', default: 'traces', describe: 'where the bundled traces are' })
       .option('timeout', { type: 'number', default: 10000, describe: 'ms QEMU may take to start and to answer each qtest command before it is an error' })
       .option('show', { type: 'number', default: 5, describe: 'mismatched rows shown per trace' }),
-    (a) => failed ? undefined : set(withVariants(a['variant-file'], () => oracleCommand({
+    (a) => failed ? undefined : set(withVariants(a['variant-file'], async () => (await import('../src/oracle/qemu.js')).oracleCommand({
       traces: (a.trace as string[] | undefined) ?? [], version: a['qemu-version'] as QemuVersion, variants: a.variant,
       qemu: a.qemu, json: a.json, tracesDir: a['traces-dir'], timeoutMs: a.timeout, show: a.show, format: a.format as OutputFormat,
     }, io))))
