@@ -8,7 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { type VariantRunSpec } from '../replay/run.js';
+import type { VariantRunSpec } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import { TextStreams } from './csv.js';
@@ -30,7 +30,7 @@ export interface ReplayRunOptions {
   readonly memoryCapPages?: number;
   /** Traces replayed at once, each in a worker thread; 1 (the default) replays them one by one in this thread. */
   readonly jobs?: number;
-  /** The --variant-file files the command loaded (worker threads load them too). */
+  /** The --variant-file files the command loaded: worker threads load them too, and reproduce commands repeat them. */
   readonly variantFiles?: readonly string[];
 }
 
