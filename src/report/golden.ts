@@ -5,7 +5,7 @@
  * golden file.
  */
 import {
-  closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync,
+  closeSync, constants, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { StreamName } from '../replay/streams.js';
@@ -102,7 +102,8 @@ export function writeAtomically(files: readonly PlannedWrite[], afterEach?: (pat
       const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.tmp`);
       staged.push({ tmp, path: f.path });
       if ('text' in f) writeFileSync(tmp, f.text);
-      else if (lastUse.get(f.from) !== f || !moved(f.from, tmp)) copyFileSync(f.from, tmp);
+      // A copy is a copy-on-write clone where the file system has them (btrfs, XFS), else a plain copy.
+      else if (lastUse.get(f.from) !== f || !moved(f.from, tmp)) copyFileSync(f.from, tmp, constants.COPYFILE_FICLONE);
     }
   } catch (e) {
     for (const s of staged) rmSync(s.tmp, { force: true });
