@@ -83,25 +83,50 @@ const PROFILE_ROW = /(?:^|\n)[^\S\n]*"?meta"?[^\S\n]*,[^\S\n]*"?profile"?[^\S\n]
 export async function scanTrace(path: string): Promise<TraceDeclarations> {
   let hasOps = false;
   let found: { name: string; offset: number } | undefined;
-  let consumed = 0; // characters of the text searched before the current block
-  let carry = '';
-  const search = (text: string): void => {
+  /** Search whole lines of text that start at character `at` of the file's text. */
+  const search = (text: string, at: number): void => {
     if (!hasOps) hasOps = OP_ROW.test(text);
     if (!found) {
       const m = PROFILE_WORD.test(text) ? PROFILE_ROW.exec(text) : null;
-      if (m) found = { name: m[1]!, offset: consumed + m.index + (m[0].startsWith('\n') ? 1 : 0) };
+      if (m) found = { name: m[1]!, offset: at + m.index + (m[0].startsWith('\n') ? 1 : 0) };
     }
-    consumed += text.length;
   };
+  // The start of a line the last block cut (at most LINE_HEAD characters), and where it is.
+  let carry = '';
+  let carryAt = 0;
+  // Inside a line longer than LINE_HEAD whose start was searched: skip to its end.
+  let skipping = false;
+  let read = 0;
   try {
-    for await (const text of traceText(path)) {
+    for await (const block of traceText(path)) {
+      let text = block;
+      let at = read;
+      read += block.length;
+      if (skipping) {
+        const lf = text.indexOf('\n');
+        if (lf < 0) continue;
+        text = text.slice(lf + 1);
+        at += lf + 1;
+        skipping = false;
+      }
       const all = carry + text;
+      const allAt = carry ? carryAt : at;
       const cut = all.lastIndexOf('\n') + 1;
-      carry = all.slice(cut);
-      search(all.slice(0, cut));
+      search(all.slice(0, cut), allAt);
+      const rest = all.slice(cut);
+      if (rest.length > LINE_HEAD) {
+        // A declaration is at the start of its line: the start is enough, and a line without an
+        // end (binary junk, a file of one line) then costs no more than reading it.
+        search(rest.slice(0, LINE_HEAD), allAt + cut);
+        carry = '';
+        skipping = true;
+      } else {
+        carry = rest;
+        carryAt = allAt + cut;
+      }
       if (hasOps && found) break;
     }
-    if (!(hasOps && found)) search(carry);
+    if (!(hasOps && found) && carry) search(carry, carryAt);
     if (!found) return { hasOps, profile: undefined };
     return { hasOps, profile: { name: found.name, line: 1 + await lfsBefore(path, found.offset) } };
   } catch {
@@ -109,6 +134,9 @@ export async function scanTrace(path: string): Promise<TraceDeclarations> {
     return { hasOps: false, profile: undefined };
   }
 }
+
+/** How much of a line the scan keeps while it waits for the line's end. */
+const LINE_HEAD = 4096;
 
 /**
  * The text of a trace file (gunzipped for .gz) in blocks of 64 KiB: small

@@ -106,13 +106,39 @@ export type Row = MmioWriteRow | MmioReadRow | MemWriteRow | MemReadRow | MemAbo
 
 /** A problem in an input file, located by file, line and (where it helps) column. */
 export class TraceError extends Error {
+  readonly problem: string;
+
   constructor(
     readonly file: string,
     readonly line: number,
-    readonly problem: string,
+    problem: string,
     readonly column?: number,
   ) {
-    super(`${file}:${line}${column !== undefined ? `:${column}` : ''}: ${problem}`);
+    const shown = shortenQuoted(problem);
+    super(`${file}:${line}${column !== undefined ? `:${column}` : ''}: ${shown}`);
+    this.problem = shown;
     this.name = 'TraceError';
+  }
+}
+
+/** Longest quoted text an error message shows whole. */
+const QUOTED_MAX = 64;
+
+/**
+ * Messages quote the offending cell ('...'); a cell of megabytes (a file
+ * without line ends, binary junk) is shown by its start and its length, so
+ * the error stays one readable line.
+ */
+export function shortenQuoted(problem: string): string {
+  if (problem.length <= QUOTED_MAX) return problem;
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const open = problem.indexOf("'", from);
+    const close = open < 0 ? -1 : problem.indexOf("'", open + 1);
+    if (close < 0) return out + problem.slice(from);
+    const q = problem.slice(open + 1, close);
+    out += problem.slice(from, open + 1) + (q.length > QUOTED_MAX ? `${q.slice(0, QUOTED_MAX - 4)}...' (${q.length} characters)` : `${q}'`);
+    from = close + 1;
   }
 }

@@ -46,6 +46,15 @@ describe('scanTrace', () => {
     expect(await scanTrace(p)).toEqual({ hasOps: false, profile: undefined });
   });
 
+  it('reads past lines of megabytes, and sees a declaration at the start of one', async () => {
+    // Line 1: 3,000,000 letters without a line end until the end of the line; lines 2 and 3 are
+    // the declarations.  Then a file whose only line is a profile row followed by 2 MB of text.
+    const p = file('longline.csv', `${'a'.repeat(3_000_000)}\nop,probe\nmeta,profile,qemu-7.2\n`);
+    expect(await scanTrace(p)).toEqual({ hasOps: true, profile: { name: 'qemu-7.2', line: 3 } });
+    const q = file('longdecl.csv', `meta,profile,qemu-10.0,${'x'.repeat(2_000_000)}`);
+    expect(await scanTrace(q)).toEqual({ hasOps: false, profile: { name: 'qemu-10.0', line: 1 } });
+  });
+
   it('declares nothing for a missing file (the parse reports it)', async () => {
     expect(await scanTrace(join(dir, 'missing.csv'))).toEqual({ hasOps: false, profile: undefined });
   });

@@ -161,6 +161,20 @@ describe('every error names file, line and (where it helps) column', () => {
   }
 });
 
+describe('a cell of any length is quoted in one short line', () => {
+  it('a quoted cell over 64 characters is shown by its first 60 and its length', () => {
+    // 'b' x 100 as the row kind: the message keeps 60 of them, then "...' (100 characters)".
+    const e = err(`${'b'.repeat(100)},1,2`);
+    expect(e.problem).toBe(`unknown row kind '${'b'.repeat(60)}...' (100 characters) (expected one of mmio_write, mmio_read, mem_write, mem_read, mem_abort, cmd, dma, op, meta)`);
+    expect(e.message).toBe(`t.csv:1:1: ${e.problem}`);
+  });
+
+  it('a cell of 64 characters or fewer is quoted whole', () => {
+    const e = err(`mmio_write,${'R'.repeat(64)},1`);
+    expect(e.problem).toBe(`unknown register '${'R'.repeat(64)}' (a spec name such as CR0 or STRTAB_BASE, or a byte offset)`);
+  });
+});
+
 describe('files', () => {
   it('counts comment and blank lines, accepts CRLF, a BOM and indented comments', async () => {
     // line 1 comment (after a BOM), 2 blank, 3 row, 4 an indented comment, 5 row
