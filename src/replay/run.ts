@@ -8,6 +8,7 @@ import type { CachingPolicy } from '../model/caches.js';
 import { DEFAULT_PROFILE, PROFILES, profileByName, type Profile } from '../model/profiles.js';
 import { TraceError } from '../trace/format.js';
 import { readTraceBatchesAuto, type ParseThread } from '../trace/parallel.js';
+import { MAX_LINE_CHARS } from '../trace/records.js';
 import { Replay, type Driver, type ReplayOptions, type ReplaySummary } from './engine.js';
 import type { StreamSink } from './streams.js';
 
@@ -96,6 +97,7 @@ export async function scanTrace(path: string): Promise<TraceDeclarations> {
   let carryAt = 0;
   // Inside a line longer than LINE_HEAD whose start was searched: skip to its end.
   let skipping = false;
+  let lineAt = 0; // where the line being skipped starts
   let read = 0;
   try {
     for await (const block of traceText(path)) {
@@ -104,6 +106,8 @@ export async function scanTrace(path: string): Promise<TraceDeclarations> {
       read += block.length;
       if (skipping) {
         const lf = text.indexOf('\n');
+        // A line the parser refuses for its length ends the scan (a decompression bomb is not read to its end).
+        if (lf < 0 && read - lineAt > MAX_LINE_CHARS) break;
         if (lf < 0) continue;
         text = text.slice(lf + 1);
         at += lf + 1;
@@ -120,6 +124,7 @@ export async function scanTrace(path: string): Promise<TraceDeclarations> {
         search(rest.slice(0, LINE_HEAD), allAt + cut);
         carry = '';
         skipping = true;
+        lineAt = allAt + cut;
       } else {
         carry = rest;
         carryAt = allAt + cut;

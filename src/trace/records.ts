@@ -43,6 +43,13 @@ const CSV_OPTIONS = {
 export const MAX_RECORD_LINES = 64;
 
 /**
+ * The longest line a trace may have, in characters.  A row is at most a few
+ * hundred; a longer line (a file without line ends, a decompression bomb) is
+ * refused at this length instead of being held in memory whole.
+ */
+export const MAX_LINE_CHARS = 1 << 20;
+
+/**
  * Characters a trace line may not hold: C0 controls other than tab (a CR is
  * allowed only right before the LF), DEL, U+FEFF after the start of the file,
  * and U+FFFD (what invalid UTF-8 decodes to).
@@ -96,6 +103,7 @@ export class RecordSplitter {
     }
     let from = 0;
     let nl = s.indexOf('\n');
+    if (this.carry.length + (nl < 0 ? s.length : nl) > MAX_LINE_CHARS) this.tooLong();
     if (nl < 0) {
       this.carry += s;
       return;
@@ -111,12 +119,19 @@ export class RecordSplitter {
     // split line by line without the per-line checks: one scan of the chunk stands for them.
     const quick = !this.quoted && s.indexOf('"', from) < 0 && !chunkNeedsCare(s, from);
     while (nl >= 0) {
+      if (nl - from > MAX_LINE_CHARS) this.tooLong();
       if (quick) this.plainLine(s.slice(from, nl));
       else this.line(s.slice(from, nl));
       from = nl + 1;
       nl = s.indexOf('\n', from);
     }
     this.carry = s.slice(from);
+    if (this.carry.length > MAX_LINE_CHARS) this.tooLong();
+  }
+
+  /** Refuse the line being read (the one after the last completed) for its length. */
+  private tooLong(): never {
+    throw new TraceError(this.file, this.lines + 1, `the line is longer than ${MAX_LINE_CHARS} characters (a trace row has at most a few hundred): not a trace, or a file without line ends?`);
   }
 
   /** End of input: the last line (which may lack its LF) and any quoted record still open. */

@@ -46,13 +46,18 @@ describe('scanTrace', () => {
     expect(await scanTrace(p)).toEqual({ hasOps: false, profile: undefined });
   });
 
-  it('reads past lines of megabytes, and sees a declaration at the start of one', async () => {
-    // Line 1: 3,000,000 letters without a line end until the end of the line; lines 2 and 3 are
-    // the declarations.  Then a file whose only line is a profile row followed by 2 MB of text.
-    const p = file('longline.csv', `${'a'.repeat(3_000_000)}\nop,probe\nmeta,profile,qemu-7.2\n`);
+  it('reads past long lines, sees a declaration at the start of one, and stops at a line the parser refuses', async () => {
+    // Line 1: 900,000 letters (many 64 KiB blocks, under the parser's 1,048,576-character limit);
+    // lines 2 and 3 are the declarations.
+    const p = file('longline.csv', `${'a'.repeat(900_000)}\nop,probe\nmeta,profile,qemu-7.2\n`);
     expect(await scanTrace(p)).toEqual({ hasOps: true, profile: { name: 'qemu-7.2', line: 3 } });
-    const q = file('longdecl.csv', `meta,profile,qemu-10.0,${'x'.repeat(2_000_000)}`);
+    // A profile row followed by 900,000 characters on the same line: its start is enough.
+    const q = file('longdecl.csv', `meta,profile,qemu-10.0,${'x'.repeat(900_000)}`);
     expect(await scanTrace(q)).toEqual({ hasOps: false, profile: { name: 'qemu-10.0', line: 1 } });
+    // Line 1 over the limit: the scan stops there (the parse refuses the file at line 1), so the
+    // declarations after it are not seen.
+    const r = file('toolong.csv', `${'a'.repeat(1_200_000)}\nop,probe\nmeta,profile,qemu-7.2\n`);
+    expect(await scanTrace(r)).toEqual({ hasOps: false, profile: undefined });
   });
 
   it('declares nothing for a missing file (the parse reports it)', async () => {

@@ -175,6 +175,15 @@ describe('a cell of any length is quoted in one short line', () => {
   });
 });
 
+describe('line length', () => {
+  it('a line over 1,048,576 characters is refused at its line', async () => {
+    // Line 1 is a good row; line 2 is 1,048,577 letters (one over the limit) and never ends.
+    const e = await parseTraceText(`mem_write,0x1000,1\n${'q'.repeat(1_048_577)}`, 't.csv').then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(TraceError);
+    expect((e as TraceError).message).toBe('t.csv:2: the line is longer than 1048576 characters (a trace row has at most a few hundred): not a trace, or a file without line ends?');
+  });
+});
+
 describe('files', () => {
   it('counts comment and blank lines, accepts CRLF, a BOM and indented comments', async () => {
     // line 1 comment (after a BOM), 2 blank, 3 row, 4 an indented comment, 5 row
