@@ -166,7 +166,7 @@ export function diffFiles(rel: string, goldenFile: string, actualFile: string): 
     `@@ -${Number(x) + g.firstLine - 1}${xs ?? ''} +${Number(y) + a.firstLine - 1}${ys ?? ''} @@`);
   return {
     ...d, hunks: d.hunks.map((h) => ({ ...h, header: renumber(h.header) })),
-    note: `(the files are too large to diff whole: this is the first difference, at byte ${at}; the rest is not shown)`,
+    note: `(the files are too large to diff whole: this is the first difference, at byte ${at}; the rest is not shown)${d.note ? `\n${d.note}` : ''}`,
   };
 }
 

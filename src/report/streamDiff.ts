@@ -9,7 +9,7 @@
  * (steFields.ts).  The same result carries the hunks as data for the other
  * output formats and the HTML report.
  */
-import { formatPatch, OMIT_HEADERS, FILE_HEADERS_ONLY, structuredPatch } from 'diff';
+import { formatPatch, OMIT_HEADERS, FILE_HEADERS_ONLY, structuredPatch, type StructuredPatch } from 'diff';
 import { formatFieldGroup, hunkFieldChanges, isSteStream, parseSteStream, type FieldChangeGroup, type SteStreamRow } from './steFields.js';
 import { paint, paintDiff } from './io.js';
 
@@ -52,10 +52,50 @@ function steRows(s: DiffSide): ReadonlyMap<number, SteStreamRow> | undefined {
   return s.rows ?? (isSteStream(s.text) ? parseSteStream(s.text) : undefined);
 }
 
+/**
+ * An exact diff costs time in proportion to the lines times the edits
+ * (Myers), which is hours for two streams that differ in every one of 100,000
+ * rows.  So the lines the two sides have in common at the start and at the end
+ * are set aside first (a linear scan); when what remains is at most
+ * EXACT_REGION_LINES lines, or its exact diff needs at most EXACT_EDITS
+ * edits, the diff is exact; otherwise it is the exact diff of the first
+ * WINDOW_LINES lines of each side from the first difference, with a note.
+ * Both bounds are counts, not time, so the output is the same on every run.
+ */
+const EXACT_REGION_LINES = 20_000;
+const EXACT_EDITS = 2_000;
+const WINDOW_LINES = 200;
+
+/** The structured patch of two stream texts within the bounds above, and a note when it is partial. */
+function boundedPatch(a: DiffSide, b: DiffSide): { patch: StructuredPatch; note: string | undefined } {
+  const textLines = (t: string) => (t.endsWith('\n') ? t.slice(0, -1) : t).split('\n');
+  const la = textLines(a.text);
+  const lb = textLines(b.text);
+  let head = 0;
+  while (head < la.length && head < lb.length && la[head] === lb[head]) head++;
+  let tail = 0;
+  while (tail < la.length - head && tail < lb.length - head && la[la.length - 1 - tail] === lb[lb.length - 1 - tail]) tail++;
+  const restA = la.length - head - tail;
+  const restB = lb.length - head - tail;
+  if (restA + restB <= EXACT_REGION_LINES) {
+    const exact = structuredPatch(a.file, b.file, a.text, b.text, undefined, undefined, { context: 3, maxEditLength: EXACT_EDITS });
+    if (exact) return { patch: exact, note: undefined };
+  }
+  // The first WINDOW_LINES lines of each side from the first difference, with three lines of
+  // context before them, diffed exactly and numbered as lines of the whole texts.
+  const from = Math.max(0, head - 3);
+  const window = (l: readonly string[]) => l.slice(from, Math.min(l.length, head + WINDOW_LINES)).map((x) => `${x}\n`).join('');
+  const part = structuredPatch(a.file, b.file, window(la), window(lb), undefined, undefined, { context: 3 });
+  return {
+    patch: { ...part, hunks: part.hunks.map((h) => ({ ...h, oldStart: h.oldStart + from, newStart: h.newStart + from })) },
+    note: `(${restA} and ${restB} lines differ from line ${head + 1} on: too many to diff exactly; this is the diff of their first ${WINDOW_LINES}, the rest is not shown)`,
+  };
+}
+
 /** Diff two sides of a stream; undefined when the texts are equal. */
 export function diffStream(a: DiffSide, b: DiffSide, semantic = false): StreamDiff | undefined {
   if (a.text === b.text) return undefined;
-  const patch = structuredPatch(a.file, b.file, a.text, b.text, undefined, undefined, { context: 3 });
+  const { patch, note } = boundedPatch(a, b);
   const ra = steRows(a);
   const rb = steRows(b);
   const hunks: DiffHunk[] = patch.hunks.map((h) => {
@@ -84,11 +124,18 @@ export function diffStream(a: DiffSide, b: DiffSide, semantic = false): StreamDi
   const setB = new Set(b.text.split('\n'));
   const onlyA = [...setA].filter((l) => l && !setB.has(l));
   const onlyB = [...setB].filter((l) => l && !setA.has(l));
-  const lines = [...onlyA, ...onlyB].map((l) => Number(l.slice(0, l.indexOf(',')))).filter((n) => Number.isInteger(n) && n > 0);
+  // The first trace line among them (a loop, not Math.min(...): a spread of 100,000 values overflows the stack).
+  let firstLine: number | undefined;
+  for (const l of [onlyA, onlyB]) {
+    for (const row of l) {
+      const n = Number(row.slice(0, row.indexOf(',')));
+      if (Number.isInteger(n) && n > 0 && (firstLine === undefined || n < firstLine)) firstLine = n;
+    }
+  }
   return {
-    a: a.label, b: b.label, semantic, hunks, onlyA, onlyB,
-    firstLine: lines.length ? Math.min(...lines) : undefined,
+    a: a.label, b: b.label, semantic, hunks, onlyA, onlyB, firstLine,
     header: formatPatch({ ...patch, hunks: [] }, FILE_HEADERS_ONLY),
+    ...(note ? { note } : {}),
   };
 }
 
