@@ -46,8 +46,9 @@ interface TraceOutput<S extends StreamTexts = StreamTexts> {
  * Throws TraceError on bad input.
  */
 export async function replayToText(abs: string, display: string, variants: readonly VariantRunSpec[],
-  o: { profile: Profile; caching: CachingPolicy; memoryCapPages?: number; onProgress?: (rows: number) => void }): Promise<TraceOutput<TextStreams>['results']> {
-  return replayTraceFile(abs, display, { ...o, variants: variants.map((v) => v.name) }, () => new TextStreams(), (k) => k, () => undefined, variants);
+  o: { profile: Profile; caching: CachingPolicy; memoryCapPages?: number; onProgress?: (rows: number) => void },
+  limit?: ConstructorParameters<typeof TextStreams>[0]): Promise<TraceOutput<TextStreams>['results']> {
+  return replayTraceFile(abs, display, { ...o, variants: variants.map((v) => v.name) }, () => new TextStreams(limit), (k) => k, () => undefined, variants);
 }
 
 function traceJob(t: string, io: Io): TraceJob {

@@ -72,9 +72,16 @@ export function splitCsvLine(line: string): string[] {
 /** Collects the three streams as text (header included, one LF after every row). */
 export class TextStreams {
   readonly text: Record<StreamName, string[]> = { ste: [HEADERS.ste], faults: [HEADERS.faults], dma: [HEADERS.dma] };
-  ste(r: SteRow): void { this.text.ste.push(steLine(r)); }
-  fault(r: FaultRow): void { this.text.faults.push(faultLine(r)); }
-  dma(r: DmaStreamRow): void { this.text.dma.push(dmaLine(r)); }
+  /** `limit`: the most rows a stream may have, and the error to raise beyond it (an in-memory consumer's bound). */
+  constructor(private readonly limit?: { readonly rows: number; readonly error: (stream: StreamName) => Error }) {}
+  ste(r: SteRow): void { this.add('ste', steLine(r)); }
+  fault(r: FaultRow): void { this.add('faults', faultLine(r)); }
+  dma(r: DmaStreamRow): void { this.add('dma', dmaLine(r)); }
+  private add(stream: StreamName, line: string): void {
+    const rows = this.text[stream];
+    if (this.limit && rows.length > this.limit.rows) throw this.limit.error(stream);
+    rows.push(line);
+  }
   get(stream: StreamName): string {
     return this.text[stream].join('\n') + '\n';
   }

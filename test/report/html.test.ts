@@ -9,7 +9,7 @@
  * under CI (CI=true) it fails instead, since .ci/run must have installed it.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,6 +58,16 @@ describe('report: the file itself', () => {
     expect([twice.code, twice.err]).toEqual([2, 'smmu-replay: report: a variant is named twice\n']);
     expect(existsSync(join(d, 'r.html'))).toBe(false);
   });
+  it('a stream of more than 200,000 rows: exit 2 with what to do instead, and nothing written', async () => {
+    // SMMUEN=0 after reset: every DMA bypasses by GBPA and is one DMA-stream row, so 200,001 rows
+    // give 200,001 DMA rows, one over the bound; the replay stops there rather than go on holding them.
+    const d = mkdtempSync(join(tmpdir(), 'smmu-report-'));
+    writeFileSync(join(d, 'big.csv'), 'dma,0,0x1000,r\n'.repeat(200_001));
+    const r = await runCli(['report', 'big.csv', '-o', 'r.html'], d);
+    expect([r.code, r.out]).toEqual([2, '']);
+    expect(r.err).toBe('smmu-replay: big.csv: the dma stream has more than 200000 rows: the HTML report is for traces of at most that many rows per stream (it holds every variant\'s streams in memory, and a browser shows no more usefully); shrink the trace with `minimize`, or diff the streams with `compare`\n');
+    expect(existsSync(join(d, 'r.html'))).toBe(false);
+  }, 60_000);
 });
 
 const browserTest = existsSync(CHROMIUM) || process.env.CI ? describe : describe.skip;
