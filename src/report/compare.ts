@@ -9,14 +9,18 @@
  * bits the entry ignores show no effective difference; the raw comparison
  * is printed too.
  */
+import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { profileFor, scanTrace } from '../replay/run.js';
+import { scanTrace } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
-import { diffFinding, replayToText, reportError, reproduceOptions } from './commands.js';
+import { diffFinding, reportError, reproduceOptions } from './commands.js';
+import { diffFileSides } from './golden.js';
+import { replaySpooledFile, type TraceResult } from './jobs.js';
+import { SpoolDir, type SpoolFiles } from './spool.js';
 import { formatResult, type CaseResult, type OutputFormat, type RunResult } from './format.js';
 import { EXIT_DIFF, EXIT_SAME, paint, useColour, type Io } from './io.js';
 import { diffStream, renderDiff, rowDelta, semanticSteSide, type StreamDiff } from './streamDiff.js';
@@ -51,23 +55,33 @@ function counts(s: ReplaySummary): [string, string][] {
 }
 
 export async function compareCommand(o: CompareOptions, io: Io): Promise<number> {
+  const spool = new SpoolDir();
+  try {
+    return await compareIn(o, io, spool);
+  } finally {
+    spool.remove();
+  }
+}
+
+async function compareIn(o: CompareOptions, io: Io, spool: SpoolDir): Promise<number> {
   const abs = resolve(io.cwd, o.trace);
   const display = relative(io.cwd, abs) || o.trace;
   const format = o.format ?? 'text';
-  let results: Awaited<ReturnType<typeof replayToText>>;
+  let results: TraceResult<SpoolFiles>[];
   try {
     const decl = await scanTrace(abs);
     const specs = chooseVariants([o.a, o.b], decl.hasOps);
     if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
     if (o.a === o.b) throw new Error('compare needs two different variants');
-    results = await replayToText(abs, display, specs, { ...o, profile: profileFor(decl, display, o.profile) });
+    // The streams go to files (flat memory however long the trace); the diff reads them in bounded memory.
+    results = await replaySpooledFile({ abs, display }, { ...o, variants: [o.a, o.b], profile: o.profile }, spool, '', specs);
   } catch (e) {
     return reportError(e, io);
   }
   const streams = new Map(results.map((r) => [r.variant, r.streams]));
   const summaries = results.map((r) => r.summary);
   const [sa, sb] = summaries as [ReplaySummary, ReplaySummary];
-  const verdicts = STREAMS.map((st) => streamVerdict(o, st, streams.get(o.a)!.get(st), streams.get(o.b)!.get(st)));
+  const verdicts = STREAMS.map((st) => streamVerdict(o, st, streams.get(o.a)!.path(st), streams.get(o.b)!.path(st)));
   const differs = verdicts.some((v) => v.differs);
   if (format !== 'text') {
     io.stdout(formatResult(compareResult(display, o, verdicts), format));
@@ -101,9 +115,12 @@ interface StreamVerdict {
   readonly verdict: string;
 }
 
-function streamVerdict(o: CompareOptions, st: StreamName, ta: string, tb: string): StreamVerdict {
-  const raw = diffStream({ label: o.a, file: `${o.a}.${st}.csv`, text: ta }, { label: o.b, file: `${o.b}.${st}.csv`, text: tb }, o.semantic);
+function streamVerdict(o: CompareOptions, st: StreamName, pa: string, pb: string): StreamVerdict {
+  const raw = diffFileSides({ label: o.a, file: `${o.a}.${st}.csv`, path: pa }, { label: o.b, file: `${o.b}.${st}.csv`, path: pb }, o.semantic);
   if (st === 'ste' && o.semantic) {
+    // The semantic view needs each STE stream whole (it is as long as the trace has STE rows, not DMA rows).
+    const ta = readFileSync(pa, 'utf8');
+    const tb = readFileSync(pb, 'utf8');
     const sem = diffStream(semanticSteSide(o.a, `${o.a}.ste (used fields)`, ta), semanticSteSide(o.b, `${o.b}.ste (used fields)`, tb), true);
     if (sem) return { stream: st, raw, semantic: sem, differs: true, verdict: `ste: effective difference (${rowDelta(sem)})` };
     return { stream: st, raw, semantic: undefined, differs: false, verdict: raw ? `ste: no effective difference (raw streams differ: ${rowDelta(raw)})` : 'ste: identical' };

@@ -149,23 +149,36 @@ const WINDOW = 16 << 10;
  * undefined when the files are equal.
  */
 export function diffFiles(rel: string, goldenFile: string, actualFile: string): StreamDiff | undefined {
+  return diffFileSides({ label: 'golden', file: `a/${rel}`, path: goldenFile }, { label: 'actual', file: `b/${rel}`, path: actualFile });
+}
+
+/** One side of a diff of files: its name in the field lines, its name in the header, and where it is. */
+export interface FileSide {
+  readonly label: string;
+  readonly file: string;
+  readonly path: string;
+}
+
+/** diffFiles with the sides named by the caller (compare: two variants' spooled streams). */
+export function diffFileSides(sa: FileSide, sb: FileSide, semantic = false): StreamDiff | undefined {
+  const goldenFile = sa.path;
+  const actualFile = sb.path;
   if (sameBytes(goldenFile, actualFile)) return undefined;
   const ga = statSync(goldenFile).size;
   const aa = statSync(actualFile).size;
-  const side = (label: string, file: string, text: string) => ({ label, file, text });
   if (ga <= WHOLE_DIFF_MAX && aa <= WHOLE_DIFF_MAX) {
-    return diffStream(side('golden', `a/${rel}`, readFileSync(goldenFile, 'utf8')), side('actual', `b/${rel}`, readFileSync(actualFile, 'utf8')));
+    return diffStream({ label: sa.label, file: sa.file, text: readFileSync(goldenFile, 'utf8') }, { label: sb.label, file: sb.file, text: readFileSync(actualFile, 'utf8') }, semantic);
   }
   const at = firstDifference(goldenFile, actualFile);
   const g = windowAt(goldenFile, at);
   const a = windowAt(actualFile, at);
-  const d = diffStream(side('golden', `a/${rel}`, g.text), side('actual', `b/${rel}`, a.text));
+  const d = diffStream({ label: sa.label, file: sa.file, text: g.text }, { label: sb.label, file: sb.file, text: a.text }, semantic);
   if (!d) return undefined;
   // Renumber the hunk headers from window lines to file lines.
   const renumber = (h: string) => h.replace(/^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@/, (_m, x: string, xs: string | undefined, y: string, ys: string | undefined) =>
     `@@ -${Number(x) + g.firstLine - 1}${xs ?? ''} +${Number(y) + a.firstLine - 1}${ys ?? ''} @@`);
   return {
-    ...d, hunks: d.hunks.map((h) => ({ ...h, header: renumber(h.header) })),
+    ...d, hunks: d.hunks.map((h) => ({ ...h, header: renumber(h.header) })), countsOfWindow: true,
     note: `(the files are too large to diff whole: this is the first difference, at byte ${at}; the rest is not shown)${d.note ? `\n${d.note}` : ''}`,
   };
 }

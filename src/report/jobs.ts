@@ -191,7 +191,7 @@ export async function runJobs(traces: readonly TraceJob[], jobs: number, setup: 
 }
 
 /** In one thread: spool each trace's streams under `spool`. */
-export async function replaySpooledFile(job: TraceJob, o: TraceJobOptions, spool: SpoolDir, tag = ''): Promise<TraceResult<SpoolFiles>[]> {
+export async function replaySpooledFile(job: TraceJob, o: TraceJobOptions, spool: SpoolDir, tag = '', specs?: readonly VariantRunSpec[]): Promise<TraceResult<SpoolFiles>[]> {
   const shared = new SharedDma();
-  return replayTraceFile<SpoolStreams, SpoolFiles>(job.abs, job.display, o, () => spool.streams(tag, shared), (k) => k.close(), (k) => k.discard());
+  return replayTraceFile<SpoolStreams, SpoolFiles>(job.abs, job.display, o, () => spool.streams(tag, shared), (k) => k.close(), (k) => k.discard(), specs);
 }

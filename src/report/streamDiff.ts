@@ -45,6 +45,8 @@ export interface StreamDiff {
   readonly header: string;
   /** A line after the hunks saying what the diff leaves out (files too large to diff whole). */
   readonly note?: string;
+  /** onlyA, onlyB and firstLine count the rows of a window of the files only (files too large to read whole). */
+  readonly countsOfWindow?: boolean;
 }
 
 /** The STE rows of a side: given, or parsed when the text is an STE stream. */
@@ -158,7 +160,8 @@ export function renderDiff(d: StreamDiff, colour: boolean): string {
 /** `N rows only in A, M only in B; first at trace line L` (with the sides' names given). */
 export function rowDelta(d: StreamDiff, a = 'A', b = 'B'): string {
   const first = d.firstLine !== undefined ? `; first at trace line ${d.firstLine}` : '';
-  return `${d.onlyA.length} row${d.onlyA.length === 1 ? '' : 's'} only in ${a}, ${d.onlyB.length} only in ${b}${first}`;
+  const where = d.countsOfWindow ? ' (in the part compared)' : '';
+  return `${d.onlyA.length} row${d.onlyA.length === 1 ? '' : 's'} only in ${a}, ${d.onlyB.length} only in ${b}${first}${where}`;
 }
 
 /**
