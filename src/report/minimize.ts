@@ -34,8 +34,9 @@ import { chooseVariants } from '../policy/registry.js';
 import { Replay } from '../replay/engine.js';
 import { profileFor, runTrace, scanTrace, type VariantRunSpec } from '../replay/run.js';
 import type { StreamName } from '../replay/streams.js';
-import { parseNumber, parseRow, parseTraceText } from '../trace/parse.js';
-import type { OpRow, Row } from '../trace/format.js';
+import { parseNumber, parseRow } from '../trace/parse.js';
+import { RecordSplitter } from '../trace/records.js';
+import { TraceError, type OpRow, type Row } from '../trace/format.js';
 import { reportError, reproduceOptions } from './commands.js';
 import { splitCsvLine, TextStreams } from './csv.js';
 import { goldenPath, readGolden, traceStem, writeAtomically } from './golden.js';
@@ -83,6 +84,14 @@ function cellText(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * Bounds of the minimizer's input: it holds every row (with its text) and
+ * replays subsets of them thousands of times, so a trace beyond these is
+ * refused with a clear error rather than exhausting memory.
+ */
+export const MINIMIZE_MAX_ROWS = 1_000_000;
+const MINIMIZE_MAX_TEXT = 256 << 20;
+
 /** Read a trace's data rows with their cells (parse errors are the parser's own, located). */
 async function readRows(path: string, display: string): Promise<TraceRow[]> {
   let buf: Buffer;
@@ -92,19 +101,27 @@ async function readRows(path: string, display: string): Promise<TraceRow[]> {
     if ((e as { code?: string }).code === 'ENOENT') throw new Error(`${display}: no such file`);
     throw e;
   }
+  const tooLarge = `${display}: more than ${MINIMIZE_MAX_TEXT >> 20} MiB of text: minimize holds the whole trace and replays it thousands of times; cut the trace around the failure first`;
   let text: string;
   try {
-    text = path.endsWith('.gz') ? gunzipSync(buf).toString('utf8') : buf.toString('utf8');
+    text = path.endsWith('.gz') ? gunzipSync(buf, { maxOutputLength: MINIMIZE_MAX_TEXT }).toString('utf8') : buf.toString('utf8');
   } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(tooLarge);
     throw new Error(`${display}: not a valid gzip stream (${(e as Error).message})`);
   }
-  await parseTraceText(text, display); // validates the whole file with the parser's own messages
-  const { parse } = await import('csv-parse/sync');
-  const records = parse(text, {
-    comment: '#', comment_no_infix: true, relax_column_count: true, skip_empty_lines: true, trim: true, bom: true, info: true,
-  }) as unknown as { record: string[]; info: { lines: number } }[];
-  return records.filter((r) => !(r.record.length === 1 && r.record[0] === ''))
-    .map((r) => ({ row: parseRow(display, r.info.lines, r.record), text: r.record.map(cellText).join(',') }));
+  if (text.length > MINIMIZE_MAX_TEXT) throw new Error(tooLarge);
+  // The reader's own record splitter and row parser: the same rows, line numbers and errors as a replay.
+  const rows: TraceRow[] = [];
+  const splitter = new RecordSplitter(display, (line, cells) => {
+    if (rows.length >= MINIMIZE_MAX_ROWS) {
+      throw new TraceError(display, line, `more than ${MINIMIZE_MAX_ROWS} rows: minimize holds every row and replays them thousands of times; cut the trace around the failure first`);
+    }
+    rows.push({ row: parseRow(display, line, cells), text: cells.map(cellText).join(',') });
+  });
+  splitter.push(text);
+  splitter.end();
+  if (rows.length === 0) throw new TraceError(display, 1, 'the trace has no rows (only comments and blank lines)');
+  return rows;
 }
 
 /** Indices of the earlier rows each row needs (driver-operation dependencies). */

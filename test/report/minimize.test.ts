@@ -4,7 +4,7 @@
  * deterministic, and the small trace fails when replayed from its file.
  */
 import { describe, expect, it, jest } from '@jest/globals';
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ddmin, dependencies } from '../../src/report/minimize.js';
@@ -124,4 +124,17 @@ describe('minimize', () => {
     }
     expect(() => readFileSync(join(d, 'x.csv'))).toThrow();
   });
+});
+
+describe('input bounds', () => {
+  it('a trace of more than 1,000,000 rows is refused at the row past the bound, nothing written', async () => {
+    // A comment on line 1, then 1,000,001 DMA rows on lines 2..1,000,002: the row past the bound
+    // is the 1,000,001st, on line 1,000,002.
+    const d = tmp();
+    writeFileSync(join(d, 'big.csv'), `# too long to minimize\n${'dma,0,0x1000,r\n'.repeat(1_000_001)}`);
+    const r = await runCli(['minimize', 'big.csv', '--variant', 'hw', '--golden', '-o', 'small.csv'], d);
+    expect([r.code, r.out]).toEqual([2, '']);
+    expect(r.err).toBe('smmu-replay: big.csv:1000002: more than 1000000 rows: minimize holds every row and replays them thousands of times; cut the trace around the failure first\n');
+    expect(existsSync(join(d, 'small.csv'))).toBe(false);
+  }, 60_000);
 });
