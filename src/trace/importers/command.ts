@@ -34,10 +34,11 @@ export interface ImportOptions {
  * Gunzip a file, or report where it breaks off: a truncated stream is
  * decoded as far as it goes, and the error names the last complete line.
  */
-export function gunzipOrLocate(data: Buffer, file: string): Buffer {
+export function gunzipOrLocate(data: Buffer, file: string, max = IMPORT_MAX_FILE): Buffer {
   try {
-    return gunzipSync(data);
+    return gunzipSync(data, { maxOutputLength: max });
   } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLargeToImport(file, max);
     let partial = Buffer.alloc(0);
     try {
       partial = gunzipSync(data, { finishFlush: zc.Z_SYNC_FLUSH });
@@ -51,13 +52,25 @@ export function gunzipOrLocate(data: Buffer, file: string): Buffer {
   }
 }
 
+/**
+ * The largest capture file the importer reads (after gunzip): it reads each
+ * file whole, and a memory dump becomes one string, which V8 caps at about
+ * 512 MiB.  A larger file (or a decompression bomb) is a clear error.
+ */
+export const IMPORT_MAX_FILE = 512 << 20;
+
+function tooLargeToImport(file: string, max = IMPORT_MAX_FILE): TraceError {
+  return new TraceError(file, 1, `more than ${max >> 20} MiB (after gunzip): the importer reads each capture file whole; record a shorter run, or split the log at a snapshot point`);
+}
+
 /** Read `<dir>/<name>` or `<dir>/<name>.gz`; undefined if neither exists.  `file` is how errors name it. */
 function readMaybeGz(dir: string, display: string, name: string): { data: Buffer; file: string } | undefined {
   for (const [f, gz] of [[name, false], [`${name}.gz`, true]] as const) {
     const p = join(dir, f);
     if (existsSync(p)) {
-      const raw = readFileSync(p);
       const file = join(display, f);
+      if (!gz && statSync(p).size > IMPORT_MAX_FILE) throw tooLargeToImport(file);
+      const raw = readFileSync(p);
       return { data: gz ? gunzipOrLocate(raw, file) : raw, file };
     }
   }
