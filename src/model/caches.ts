@@ -328,7 +328,7 @@ export class Tlb {
       pages += Number(hi - lo) + 1;
       for (let p = Number(lo); p <= Number(hi); p++) {
         const ks = this.byPage.get(`${shift}|${p}`);
-        if (ks) for (const k of ks) keys.push(k); // not push(...ks): a page held by 100,000 ASIDs would overflow the stack
+        if (ks) for (const k of ks) keys.push(k); // not push(...ks): a page held by 200,000 entries (ASIDs x VMIDs) would overflow the stack
       }
     }
     return keys;

@@ -126,7 +126,7 @@ export function diffStream(a: DiffSide, b: DiffSide, semantic = false): StreamDi
   const setB = new Set(b.text.split('\n'));
   const onlyA = [...setA].filter((l) => l && !setB.has(l));
   const onlyB = [...setB].filter((l) => l && !setA.has(l));
-  // The first trace line among them (a loop, not Math.min(...): a spread of 100,000 values overflows the stack).
+  // The first trace line among them (a loop, not Math.min(...): a spread of 200,000 values overflows the stack).
   let firstLine: number | undefined;
   for (const l of [onlyA, onlyB]) {
     for (const row of l) {
