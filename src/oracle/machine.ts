@@ -158,18 +158,18 @@ export function planTopology(sids: Iterable<number>): Topology {
 /** `-device` arguments for a topology. */
 export function deviceArgs(t: Topology): string[] {
   const out: string[] = [];
-  const multi = (bus: number, devfn: number, others: readonly number[]) =>
+  const multi = (devfn: number, others: readonly number[]) =>
     (devfn & 7) === 0 && others.some((d) => d !== devfn && slotOf(d) === slotOf(devfn)) ? ',multifunction=on' : '';
   const addr = (devfn: number) => `${slotOf(devfn).toString(16)}.${devfn & 7}`;
   const dma = 'dma_mask=18446744073709551615';
   const onBus0 = t.edus.filter((e) => e.bus === 0).map((e) => e.devfn);
-  for (const e of t.edus.filter((x) => x.bus === 0)) out.push('-device', `edu,bus=pcie.0,addr=${addr(e.devfn)},${dma}${multi(0, e.devfn, onBus0)}`);
+  for (const e of t.edus.filter((x) => x.bus === 0)) out.push('-device', `edu,bus=pcie.0,addr=${addr(e.devfn)},${dma}${multi(e.devfn, onBus0)}`);
   t.ports.forEach((p, i) => {
     out.push('-device', `pcie-root-port,id=${p.id},bus=pcie.0,chassis=${i + 1},addr=${addr(p.devfn)}`);
     const devfns = t.edus.filter((e) => e.port === i).map((e) => e.devfn);
     const all = p.filler ? [0, ...devfns] : devfns;
-    if (p.filler) out.push('-device', `pci-testdev,bus=${p.id},addr=0.0${multi(p.secondary, 0, all)}`);
-    for (const d of devfns) out.push('-device', `edu,bus=${p.id},addr=${addr(d)},${dma}${multi(p.secondary, d, all)}`);
+    if (p.filler) out.push('-device', `pci-testdev,bus=${p.id},addr=0.0${multi(0, all)}`);
+    for (const d of devfns) out.push('-device', `edu,bus=${p.id},addr=${addr(d)},${dma}${multi(d, all)}`);
   });
   return out;
 }

@@ -33,7 +33,6 @@ function res(r: TxnResult): string {
     default: return r.outcome;
   }
 }
-const hx = (v: bigint): string => `0x${v.toString(16)}`;
 
 const cdAddr = (sid: number): bigint => 0x9000_0000n + BigInt(sid) * 0x1000n;
 
@@ -126,8 +125,6 @@ function staleUntil(s: Scenario, mustNot: readonly Cmd[], must: readonly Cmd[]):
   issue(s.env, must);
   expect(s.look()).toBe(s.fresh);
 }
-
-const cmdName = (c: Cmd): string => `${c[0]} ${JSON.stringify(c[1], (_k, v) => (typeof v === 'bigint' ? hx(v) : v))}`;
 
 // ---------------------------------------------------------------------------
 // Configuration cache: STEs and L1STDs.

@@ -127,7 +127,6 @@ describe('geometry: the SMMU decodes TCR/VTCR to the pgtable\'s start level and 
 /** Leaf low/high bits, stage 1: AF | SH=IS | nG | AttrIndx=1, per Linux arm_lpae_prot_to_pte with IOMMU_CACHE. */
 const S1_BASE = (1n << 10n) /* AF 0x400 */ | (3n << 8n) /* SH 0x300 */ | (1n << 11n) /* nG 0x800 */ | (1n << 2n) /* AttrIndx 0x4 */;
 const AP_UNPRIV = 1n << 6n; // AP[1], 0x40
-const AP_RDONLY = 1n << 7n; // AP[2], 0x80
 const XN_BOTH = 3n << 53n; // PXN (53) | UXN (54) = 0x0060_0000_0000_0000
 /** Stage 2: AF | SH=IS | MemAttr=0b1111 (outer and inner write-back). */
 const S2_BASE = (1n << 10n) | (3n << 8n) | (0xfn << 2n); // 0x400 + 0x300 + 0x3c = 0x73c

@@ -310,7 +310,7 @@ describe('map() stage 2', () => {
 
   it('undoes what it mapped when a later piece fails (iommu_map unmaps on error)', () => {
     // 4K stage 1: a page at 0x1000, then a 2 MiB block at 0x20_0000 that collides with an existing page there.
-    const { t, mem } = setup({ stage: 1, granule: '4K', ias: 48, oas: 48 });
+    const { t } = setup({ stage: 1, granule: '4K', ias: 48, oas: 48 });
     expect(t.map(0x20_0000n, 0x9000_0000n, 0x1000n, prot('rw'))).toBeUndefined();
     // [0x1f_f000, 0x40_0000): page 0x1f_f000 is new, then the block at 0x20_0000 finds a table there
     const err = t.map(0x1f_f000n, 0x801f_f000n, 0x20_1000n, prot('rw'));
