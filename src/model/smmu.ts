@@ -667,8 +667,8 @@ export class Smmu {
    * without building a Transaction and a result for each of millions of
    * rows.  `access` is accessBits() of the transaction.
    */
-  memoFind(sid: number, ssid: number | undefined, addr: bigint, access: number): Readonly<MemoEntry> | undefined {
-    const n = Number(addr);
+  memoFind(sid: number, ssid: number | undefined, addr: bigint, access: number, n = Number(addr)): Readonly<MemoEntry> | undefined {
+    // (`n`: Number(addr), when the caller has it already.)
     if (!(n < 9007199254740992)) return undefined;
     const page = Math.floor(n / 4096);
     const m = this.memo[(((page * 16 + access) ^ (sid * 257) ^ ((ssid ?? 0) * 65537)) & (MEMO_SIZE - 1))];
@@ -682,10 +682,11 @@ export class Smmu {
     if (!(n < 9007199254740992)) return;
     const page = Math.floor(n / 4096);
     const access = accessBits(t);
+    const delta = r.pa - t.addr;
     this.memo[Smmu.memoSlot(page, t, access)] = {
       sid: t.sid, ssid: t.ssid, page, access,
       gens: this.regGeneration + this.config.generation + this.tlb.generation,
-      outcome: r.outcome as 'translated' | 'bypass', delta: r.pa - t.addr, detail: r.detail,
+      outcome: r.outcome as 'translated' | 'bypass', delta, deltaNum: exactNumber(delta), detail: r.detail,
     };
   }
 
@@ -1041,7 +1042,14 @@ export interface MemoEntry {
   readonly outcome: 'translated' | 'bypass';
   /** Output address minus input address. */
   readonly delta: bigint;
+  /** delta as a number where that is exact (|delta| < 2^53), else NaN: compared without a BigInt comparison. */
+  readonly deltaNum: number;
   readonly detail: string;
+}
+
+/** A BigInt as a number where the conversion is exact (|v| < 2^53), else NaN (which equals nothing). */
+function exactNumber(v: bigint): number {
+  return v < 9007199254740992n && v > -9007199254740992n ? Number(v) : NaN;
 }
 
 /** The memo's key bits for a transaction's access: write 1, instruction 2, privileged 4, no permission check 8. */

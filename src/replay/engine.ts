@@ -117,6 +117,11 @@ const DMA_SPLIT = 4096n;
 /** accessBits() of a DMA row's access, but for its privilege (bit 2): r, w (1), x (instruction, 2), - (no permission check, 8). */
 const DMA_ACCESS: Readonly<Record<string, number>> = { r: 0, w: 1, x: 2, '-': 8 };
 
+/** The last DMA row any Replay saw and Number() of its address (see Replay.dma). */
+let lastDmaRow: DmaRow | undefined;
+let lastDmaAddr = 0;
+let lastDmaBits = 0;
+
 /** Actions one `op` row may apply (mapping 16 GiB with 4 KiB pages takes about 2^22). */
 export const MAX_OP_ACTIONS = 1 << 22;
 
@@ -311,9 +316,15 @@ export class Replay {
   private dma(row: DmaRow): void {
     // Split at 4 KiB boundaries, as a PCIe requester must not cross them.  (Most transactions do not
     // cross one: found without BigInt arithmetic when the address is below 2^53, where Number() is exact.)
-    const n = Number(row.addr);
+    if (row !== lastDmaRow) {
+      // Every variant's Replay gets the same row object: the first converts, the others reuse it.
+      lastDmaRow = row;
+      lastDmaAddr = Number(row.addr);
+      lastDmaBits = DMA_ACCESS[row.access]! | (row.priv ? 4 : 0);
+    }
+    const n = lastDmaAddr;
     if (n < 9007199254740992 && (n % 4096) + row.size <= 4096) {
-      this.dmaPiece(row, row.addr, row.size);
+      this.dmaPiece(row, row.addr, row.size, n, lastDmaBits);
       return;
     }
     let addr = row.addr;
@@ -321,22 +332,23 @@ export class Replay {
     while (addr < end) {
       const next = (addr / DMA_SPLIT + 1n) * DMA_SPLIT;
       const pieceEnd = next < end ? next : end;
-      this.dmaPiece(row, addr, Number(pieceEnd - addr));
+      this.dmaPiece(row, addr, Number(pieceEnd - addr), Number(addr), DMA_ACCESS[row.access]! | (row.priv ? 4 : 0));
       addr = pieceEnd;
     }
   }
 
-  private dmaPiece(row: DmaRow, addr: bigint, size: number): void {
+  /** `n`: Number(addr); `bits`: the memo's access bits of the row (see Smmu.memoFind). */
+  private dmaPiece(row: DmaRow, addr: bigint, size: number, n: number, bits: number): void {
     // The common case, a DMA the SMMU's translation memo answers (a TLB hit or a bypass) with nothing
     // to store and nothing to check: the same row as below, without the intermediate objects.
     if (row.data === undefined && row.expect === undefined) {
-      const m = this.smmu.memoFind(row.sid, row.ssid, addr, DMA_ACCESS[row.access]! | (row.priv ? 4 : 0));
+      const m = this.smmu.memoFind(row.sid, row.ssid, addr, bits, n);
       if (m) {
         this.countDma(m.outcome);
-        this.sink.dma({
-          line: this.line, sid: row.sid, ssid: row.ssid, addr, access: row.access, outcome: m.outcome, pa: addr + m.delta,
-          detail: this.changedSinceCached.size === 0 ? m.detail : m.detail + this.staleNote(row.sid),
-        });
+        const detail = this.changedSinceCached.size === 0 ? m.detail : m.detail + this.staleNote(row.sid);
+        const sink = this.sink;
+        if (sink.dmaMemo) sink.dmaMemo(this.line, row.sid, row.ssid, addr, row.access, m.outcome, m.delta, m.deltaNum, detail);
+        else sink.dma({ line: this.line, sid: row.sid, ssid: row.ssid, addr, access: row.access, outcome: m.outcome, pa: addr + m.delta, detail });
         return;
       }
     }

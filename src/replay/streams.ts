@@ -55,4 +55,12 @@ export interface StreamSink {
   ste(r: SteRow): void;
   fault(r: FaultRow): void;
   dma(r: DmaStreamRow): void;
+  /**
+   * Optional: the row `dma({ line, sid, ssid, addr, access, outcome, pa: addr + delta, detail })`
+   * given as its fields, for a DMA the SMMU's translation memo answered (`deltaNum`: delta as a
+   * number where exact, else NaN).  A sink that can often
+   * do without the row object (a variant following the first variant's DMA stream) saves making
+   * it, once per variant per DMA row.
+   */
+  dmaMemo?(line: number, sid: number, ssid: number | undefined, addr: bigint, access: string, outcome: DmaOutcome, delta: bigint, deltaNum: number, detail: string): void;
 }

@@ -7,7 +7,7 @@
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DmaStreamRow, FaultRow, SteRow, StreamName, StreamSink } from '../replay/streams.js';
+import type { DmaOutcome, DmaStreamRow, FaultRow, SteRow, StreamName, StreamSink } from '../replay/streams.js';
 import { cell, dmaLine, HEADERS, faultLine, id, steLine } from './csv.js';
 
 /** The text of a replay's three streams, however they are kept. */
@@ -95,19 +95,30 @@ const RING = 1024;
  */
 export class SharedDma {
   leader: LineFile | undefined;
-  private readonly ring: (DmaStreamRow | undefined)[] = new Array<DmaStreamRow | undefined>(RING);
+  private readonly ring: (LeaderRow | undefined)[] = new Array<LeaderRow | undefined>(RING);
   /** DMA rows the leader has written. */
   count = 0;
+  /** Sinks that started out following the leader (none: the leader keeps no rows). */
+  followers = 0;
 
-  push(r: DmaStreamRow): void {
-    this.ring[this.count & (RING - 1)] = r;
+  push(r: LeaderRow): void {
+    if (this.followers > 0) this.ring[this.count & (RING - 1)] = r;
     this.count++;
   }
 
   /** The leader's row `i` (0-based), while it is still kept. */
-  rowAt(i: number): DmaStreamRow | undefined {
+  rowAt(i: number): LeaderRow | undefined {
     return i < this.count && i >= this.count - RING ? this.ring[i & (RING - 1)] : undefined;
   }
+}
+
+/** A row of the leader's DMA stream; `delta` (pa - addr) and `deltaNum` when the translation memo gave it. */
+type LeaderRow = DmaStreamRow & { readonly delta?: bigint | undefined; readonly deltaNum?: number | undefined };
+
+/** Whether a leader's row has output address addr + delta (its own addr being the same). */
+function sameOffset(k: LeaderRow, addr: bigint, delta: bigint, deltaNum: number): boolean {
+  if (k.deltaNum !== undefined && !Number.isNaN(k.deltaNum) && !Number.isNaN(deltaNum)) return k.deltaNum === deltaNum;
+  return k.delta !== undefined ? k.delta === delta : k.pa === addr + delta;
 }
 
 function sameDmaRow(k: DmaStreamRow, r: DmaStreamRow): boolean {
@@ -278,13 +289,32 @@ export class SpoolStreams implements StreamSink, StreamTexts {
       dma: new LineFile(join(dir, `${name}.dma.csv`), HEADERS.dma),
     };
     if (shared) {
-      if (shared.leader) this.following = true;
-      else shared.leader = this.files.dma;
+      if (shared.leader) {
+        this.following = true;
+        shared.followers++;
+      } else {
+        shared.leader = this.files.dma;
+      }
     }
   }
 
   ste(r: SteRow): void { this.files.ste.line(steLine(r)); }
   fault(r: FaultRow): void { this.files.faults.line(faultLine(r)); }
+
+  dmaMemo(line: number, sid: number, ssid: number | undefined, addr: bigint, access: string, outcome: DmaOutcome, delta: bigint, deltaNum: number, detail: string): void {
+    if (this.following) {
+      // The common case under several variants: the same row as the leader's, found without making it.
+      // (The same address is the same BigInt object, the row's; the offsets compare as numbers when exact.)
+      const k = this.shared!.rowAt(this.followed);
+      if (k !== undefined && k.line === line && k.outcome === outcome && k.detail === detail && k.sid === sid && k.ssid === ssid
+        && k.access === access && (k.addr === addr) && sameOffset(k, addr, delta, deltaNum)) {
+        this.followed++;
+        return;
+      }
+    }
+    const r: LeaderRow = { line, sid, ssid, addr, access, outcome, pa: addr + delta, detail, delta, deltaNum };
+    this.dma(r);
+  }
 
   dma(r: DmaStreamRow): void {
     const shared = this.shared;

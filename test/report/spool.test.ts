@@ -58,17 +58,29 @@ describe('variants sharing the first variant\'s DMA stream', () => {
     base: fc.array(fc.array(rowArb, { maxLength: 3 }), { minLength: 1, maxLength: 40 }),
     followers: fc.array(fc.record({
       divergeAt: fc.integer({ min: 0, max: 45 }),
-      how: fc.constantFrom('differ', 'stop', 'extra', 'same'),
+      how: fc.constantFrom('differ', 'shift', 'stop', 'extra', 'same'),
     }), { minLength: 1, maxLength: 4 }),
+    // Per variant, whether rows with an output address arrive as fields (dmaMemo, as a memoised DMA
+    // does) or as row objects (dma): the files must not depend on it.
+    viaMemo: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
   });
+  /** Give a sink a row the way the replay would: as fields when it has an output address and `memo`. */
+  const deliver = (sink: SpoolStreams, r: DmaStreamRow, memo: boolean): void => {
+    if (!memo || r.pa === undefined) return sink.dma(r);
+    const delta = r.pa - r.addr;
+    const deltaNum = delta < 2n ** 53n && delta > -(2n ** 53n) ? Number(delta) : NaN;
+    sink.dmaMemo(r.line, r.sid, r.ssid, r.addr, r.access, r.outcome, delta, deltaNum, r.detail);
+  };
   it('every variant ends with the DMA stream it would have written alone', () => {
     let shared = 0;
-    fc.assert(fc.property(scenario, ({ base, followers }) => {
+    fc.assert(fc.property(scenario, ({ base, followers, viaMemo }) => {
       const rowsOf = (v: number, t: number): DmaStreamRow[] => {
         if (v === 0) return base[t]!;
         const f = followers[v - 1]!;
         if (t < f.divergeAt || f.how === 'same') return base[t]!;
         if (f.how === 'stop') return [];
+        // The same rows but for the output address (another offset: only delta tells them apart).
+        if (f.how === 'shift') return base[t]!.map((r) => ({ ...r, pa: r.pa === undefined ? undefined : (r.pa + 0x1000n) & ((1n << 64n) - 1n) }));
         if (f.how === 'extra') return [...base[t]!, { ...base[t]![0] ?? base[0]![0] ?? { line: t + 1, sid: 1, ssid: undefined, addr: 0n, access: 'r', outcome: 'abort', pa: undefined, detail: 'x' }, detail: 'extra' }];
         return base[t]!.map((r) => ({ ...r, outcome: r.outcome === 'fault' ? 'abort' : 'fault', pa: undefined }));
       };
@@ -76,7 +88,7 @@ describe('variants sharing the first variant\'s DMA stream', () => {
       const tag = `s${n++}`;
       const sinks = [0, ...followers.map((_f, i) => i + 1)].map((v) => new SpoolStreams(dir, `${tag}-${v}`, group));
       // Row-major: every variant takes trace row t before any takes row t + 1, as runTrace does.
-      for (let t = 0; t < base.length; t++) for (let v = 0; v < sinks.length; v++) for (const r of rowsOf(v, t)) sinks[v]!.dma(r);
+      for (let t = 0; t < base.length; t++) for (let v = 0; v < sinks.length; v++) for (const r of rowsOf(v, t)) deliver(sinks[v]!, r, viaMemo[v]!);
       const files = sinks.map((s) => s.close());
       for (let v = 0; v < sinks.length; v++) {
         const alone = [HEADERS.dma];
