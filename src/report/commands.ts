@@ -17,7 +17,7 @@ import { diffFiles, goldenPath, PartialWriteError, traceStem, writeAtomically, t
 import {
   replaySpooledFile, replayTraceFile, runJobs, type TraceJob, type TraceJobOptions, type TraceResult,
 } from './jobs.js';
-import { forEachBlock, SpoolDir, type SpoolFiles, type StreamTexts } from './spool.js';
+import { forEachBlock, withSpool, type SpoolDir, type SpoolFiles, type StreamTexts } from './spool.js';
 import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, paint, progress, useColour, type Io } from './io.js';
 import { renderDiff, rowDelta, type StreamDiff } from './streamDiff.js';
 
@@ -115,12 +115,7 @@ export interface ReplayCommandOptions extends ReplayRunOptions {
 }
 
 export async function replayCommand(o: ReplayCommandOptions, io: Io): Promise<number> {
-  const spool = new SpoolDir();
-  try {
-    return await replayCommandIn(o, io, spool);
-  } finally {
-    spool.remove();
-  }
+  return withSpool((spool) => replayCommandIn(o, io, spool));
 }
 
 async function replayCommandIn(o: ReplayCommandOptions, io: Io, spool: SpoolDir): Promise<number> {
@@ -282,12 +277,7 @@ export async function checkCommand(o: CheckCommandOptions, io: Io): Promise<numb
     return EXIT_ERROR;
   }
   const traces = shardOf(all, o.shard);
-  const spool = new SpoolDir();
-  try {
-    return await checkIn({ ...o, traces }, all.length, io, spool, format);
-  } finally {
-    spool.remove();
-  }
+  return withSpool((spool) => checkIn({ ...o, traces }, all.length, io, spool, format));
 }
 
 async function checkIn(o: CheckCommandOptions, total: number, io: Io, spool: SpoolDir, format: OutputFormat): Promise<number> {

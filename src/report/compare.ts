@@ -20,7 +20,7 @@ import { STREAMS, type StreamName } from '../replay/streams.js';
 import { diffFinding, reportError, reproduceOptions } from './commands.js';
 import { diffFileSides } from './golden.js';
 import { replaySpooledFile, type TraceResult } from './jobs.js';
-import { SpoolDir, type SpoolFiles } from './spool.js';
+import { withSpool, type SpoolDir, type SpoolFiles } from './spool.js';
 import { formatResult, type CaseResult, type OutputFormat, type RunResult } from './format.js';
 import { EXIT_DIFF, EXIT_SAME, paint, useColour, type Io } from './io.js';
 import { diffStream, renderDiff, rowDelta, semanticSteSide, type StreamDiff } from './streamDiff.js';
@@ -55,12 +55,7 @@ function counts(s: ReplaySummary): [string, string][] {
 }
 
 export async function compareCommand(o: CompareOptions, io: Io): Promise<number> {
-  const spool = new SpoolDir();
-  try {
-    return await compareIn(o, io, spool);
-  } finally {
-    spool.remove();
-  }
+  return withSpool((spool) => compareIn(o, io, spool));
 }
 
 async function compareIn(o: CompareOptions, io: Io, spool: SpoolDir): Promise<number> {

@@ -395,6 +395,16 @@ export function removeAllSpools(): void {
   LIVE.clear();
 }
 
+/** Run `fn` with a fresh spool directory, removed afterwards whatever happens. */
+export async function withSpool<T>(fn: (spool: SpoolDir) => Promise<T>): Promise<T> {
+  const spool = new SpoolDir();
+  try {
+    return await fn(spool);
+  } finally {
+    spool.remove();
+  }
+}
+
 /** A temporary directory for spooled streams, removed by `remove` (also after an error). */
 export class SpoolDir {
   readonly path: string;
