@@ -8,14 +8,13 @@ import { StringDecoder } from 'node:string_decoder';
 import type { CachingPolicy } from '../model/caches.js';
 import type { Profile } from '../model/profiles.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import type { VariantRunSpec } from '../replay/run.js';
 import { STREAMS, type StreamName } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import { TextStreams } from './csv.js';
 import { formatResult, type CaseResult, type Finding, type OutputFormat, type RunResult } from './format.js';
 import { diffFiles, goldenPath, PartialWriteError, traceStem, writeAtomically, type PlannedWrite } from './golden.js';
 import {
-  replaySpooledFile, replayTraceFile, runJobs, type TraceJob, type TraceJobOptions, type TraceResult,
+  replaySpooledFile, replayTraceFile, runJobs, type ChosenVariants, type TraceJob, type TraceJobOptions, type TraceResult,
 } from './jobs.js';
 import { forEachBlock, withSpool, type SpoolDir, type SpoolFiles, type StreamTexts } from './spool.js';
 import { EXIT_DIFF, EXIT_ERROR, EXIT_SAME, paint, progress, useColour, type Io } from './io.js';
@@ -45,10 +44,10 @@ interface TraceOutput<S extends StreamTexts = StreamTexts> {
  * collecting each variant's streams as text in memory (compare, report).
  * Throws TraceError on bad input.
  */
-export async function replayToText(abs: string, display: string, variants: readonly VariantRunSpec[],
+export async function replayToText(abs: string, display: string, chosen: ChosenVariants,
   o: { profile: Profile; caching: CachingPolicy; memoryCapPages?: number; onProgress?: (rows: number) => void },
   limit?: ConstructorParameters<typeof TextStreams>[0]): Promise<TraceOutput<TextStreams>['results']> {
-  return replayTraceFile(abs, display, { ...o, variants: variants.map((v) => v.name) }, () => new TextStreams(limit), (k) => k, () => undefined, variants);
+  return replayTraceFile(abs, display, { ...o, variants: chosen.specs.map((v) => v.name) }, () => new TextStreams(limit), (k) => k, () => undefined, chosen);
 }
 
 function traceJob(t: string, io: Io): TraceJob {

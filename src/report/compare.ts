@@ -69,7 +69,7 @@ async function compareIn(o: CompareOptions, io: Io, spool: SpoolDir): Promise<nu
     if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
     if (o.a === o.b) throw new Error('compare needs two different variants');
     // The streams go to files (flat memory however long the trace); the diff reads them in bounded memory.
-    results = await replaySpooledFile({ abs, display }, { ...o, variants: [o.a, o.b], profile: o.profile }, spool, '', specs);
+    results = await replaySpooledFile({ abs, display }, { ...o, variants: [o.a, o.b], profile: o.profile }, spool, '', { specs, decl });
   } catch (e) {
     return reportError(e, io);
   }

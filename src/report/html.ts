@@ -259,7 +259,7 @@ export async function reportCommand(o: ReportOptions, io: Io): Promise<number> {
     if (typeof specs === 'string') throw new Error(`${display}: ${specs}`);
     const names = specs.map((s) => s.name);
     if (new Set(names).size !== names.length) throw new Error('report: a variant is named twice');
-    results = await replayToText(abs, display, specs, { ...o, profile }, {
+    results = await replayToText(abs, display, { specs, decl }, { ...o, profile }, {
       rows: REPORT_MAX_ROWS,
       error: (stream) => new Error(`${display}: the ${stream} stream has more than ${REPORT_MAX_ROWS} rows: the HTML report is for traces of at most that many rows per stream (it holds every variant's streams in memory, and a browser shows no more usefully); shrink the trace with \`minimize\`, or diff the streams with \`compare\``),
     });

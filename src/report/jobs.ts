@@ -13,11 +13,17 @@ import { profileByName, type Profile } from '../model/profiles.js';
 import { explainCheck } from '../oracle/deviations.js';
 import { chooseVariants } from '../policy/registry.js';
 import type { ReplaySummary } from '../replay/engine.js';
-import { profileFor, runTrace, scanTrace, type VariantRunSpec } from '../replay/run.js';
+import { profileFor, runTrace, scanTrace, type TraceDeclarations, type VariantRunSpec } from '../replay/run.js';
 import type { StreamName, StreamSink } from '../replay/streams.js';
 import { TraceError } from '../trace/format.js';
 import type { ParseThread } from '../trace/parallel.js';
 import { SharedDma, SpoolDir, SpoolFiles, type SpoolStreams, type StreamTexts } from './spool.js';
+
+/** Variants a caller chose for a trace, with the declarations it scanned to choose them (not scanned again). */
+export interface ChosenVariants {
+  readonly specs: readonly VariantRunSpec[];
+  readonly decl: TraceDeclarations;
+}
 
 /** What a replay of one trace needs besides the trace. */
 export interface TraceJobOptions {
@@ -39,14 +45,15 @@ export interface TraceResult<S extends StreamTexts> {
 
 /**
  * Replay one trace file under its variants (`o.variants` chosen by the
- * registry for the trace, or `specs` given ready-made).  `sinkFor` makes the
+ * registry for the trace, or `chosen` by a caller that scanned the trace
+ * already).  `sinkFor` makes the
  * sink of each variant and `done` turns it into what the caller keeps once
  * the trace has finished.  Throws TraceError (bad input) or Error (missing
  * file ...).
  */
 export async function replayTraceFile<K extends StreamSink, S extends StreamTexts>(
   abs: string, display: string, o: TraceJobOptions, sinkFor: () => K, done: (k: K) => S, drop: (k: K) => void,
-  specs?: readonly VariantRunSpec[],
+  chosen?: ChosenVariants,
 ): Promise<TraceResult<S>[]> {
   try {
     if (statSync(abs).isDirectory()) throw new Error(`${display}: is a directory, not a trace`);
@@ -54,8 +61,8 @@ export async function replayTraceFile<K extends StreamSink, S extends StreamText
     if ((e as { code?: string }).code === 'ENOENT') throw new Error(`${display}: no such file`);
     throw e;
   }
-  const decl = await scanTrace(abs);
-  const variants = specs ?? chooseVariants(o.variants, decl.hasOps);
+  const decl = chosen?.decl ?? await scanTrace(abs);
+  const variants = chosen?.specs ?? chooseVariants(o.variants, decl.hasOps);
   if (typeof variants === 'string') throw new Error(`${display}: ${variants}`);
   const sinks = new Map<string, K>();
   try {
@@ -191,7 +198,7 @@ export async function runJobs(traces: readonly TraceJob[], jobs: number, setup: 
 }
 
 /** In one thread: spool each trace's streams under `spool`. */
-export async function replaySpooledFile(job: TraceJob, o: TraceJobOptions, spool: SpoolDir, tag = '', specs?: readonly VariantRunSpec[]): Promise<TraceResult<SpoolFiles>[]> {
+export async function replaySpooledFile(job: TraceJob, o: TraceJobOptions, spool: SpoolDir, tag = '', chosen?: ChosenVariants): Promise<TraceResult<SpoolFiles>[]> {
   const shared = new SharedDma();
-  return replayTraceFile<SpoolStreams, SpoolFiles>(job.abs, job.display, o, () => spool.streams(tag, shared), (k) => k.close(), (k) => k.discard(), specs);
+  return replayTraceFile<SpoolStreams, SpoolFiles>(job.abs, job.display, o, () => spool.streams(tag, shared), (k) => k.close(), (k) => k.discard(), chosen);
 }
